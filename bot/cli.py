@@ -1,0 +1,72 @@
+"""The ``sync2books-bot`` command: ``sandbox`` runs the Sync2Books sandbox alone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sync2books.sandbox.server import PortUnavailableError, serve_sandbox
+
+DEFAULT_SANDBOX_DB = Path("data") / "sandbox.sqlite3"
+
+
+class UsageError(Exception):
+    """A setting or flag that stops the start; its message is one sentence naming it."""
+
+
+def _env_port() -> int:
+    raw = os.environ.get("PORT", "3000")
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise UsageError(f"PORT must be a number from 0 to 65535, not {raw!r}.")
+    return int(raw)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sync2books-bot", description="Sync2Books for Slack")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sandbox = commands.add_parser(
+        "sandbox", help="run the Sync2Books sandbox alone", description="Run the Sync2Books sandbox alone."
+    )
+    sandbox.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (default: $PORT or 3000)")
+    sandbox.add_argument("--db", type=Path, help=f"SQLite file for its state (default: {DEFAULT_SANDBOX_DB})")
+    sandbox.add_argument(
+        "--no-fault-injection",
+        action="store_true",
+        help="switch off the /sandbox/* endpoints (they answer 404)",
+    )
+    return parser
+
+
+def _run_sandbox(args: argparse.Namespace) -> None:
+    host = args.host or os.environ.get("HOST", "127.0.0.1")
+    port = args.port if args.port is not None else _env_port()
+    db_path = args.db or DEFAULT_SANDBOX_DB
+
+    def ready(url: str) -> None:
+        print(f"Sync2Books sandbox ready at {url}", flush=True)
+
+    asyncio.run(serve_sandbox(host, port, db_path, fault_injection=not args.no_fault_injection, on_ready=ready))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "sandbox":
+            _run_sandbox(args)
+    except (UsageError, PortUnavailableError) as exc:
+        print(f"sync2books-bot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

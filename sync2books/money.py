@@ -1,0 +1,67 @@
+"""Money rules of the contract: decimals only, never more places than the currency's minor unit.
+
+The minor unit of each currency comes from Babel's CLDR data (ISO 4217 digits), so a currency
+that changes its minor unit is fixed by upgrading Babel, not by editing a table here.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+
+from babel.numbers import get_currency_precision, list_currencies
+
+# Larger than any real expense; stops absurd numbers (1e400) before they reach a ledger.
+MAX_INTEGER_DIGITS = 15
+
+
+@lru_cache(maxsize=1)
+def _known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def is_known_currency(code: str) -> bool:
+    """True for an upper-case ISO 4217 code that CLDR knows."""
+    return code.isupper() and len(code) == 3 and code in _known_currencies()
+
+
+def minor_unit(currency: str) -> int:
+    """Decimal places the currency allows: 2 for USD, 0 for JPY, 3 for BHD."""
+    return int(get_currency_precision(currency))
+
+
+def decimal_places(amount: Decimal) -> int:
+    """Significant decimal places of a value: 12.50 has 1, 12.345 has 3, 1200 has 0.
+
+    The value is judged, not its spelling, so "12.50" and "12.500" are the same USD amount.
+    """
+    if not amount.is_finite():
+        raise ValueError("not a finite number")
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def integer_digits(amount: Decimal) -> int:
+    if amount.is_zero():
+        return 1
+    return max(1, amount.adjusted() + 1)
+
+
+def amount_problem(amount: Decimal, currency: str) -> str | None:
+    """Why an amount is not valid in a currency, in plain words, or None when it is."""
+    if not amount.is_finite():
+        return "must be a finite number"
+    if integer_digits(amount) > MAX_INTEGER_DIGITS:
+        return f"must be less than 10^{MAX_INTEGER_DIGITS}"
+    places = minor_unit(currency)
+    if decimal_places(amount) > places:
+        if places == 0:
+            return f"must be a whole number for {currency}"
+        return f"must have at most {places} decimal places for {currency}"
+    return None
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """The amount at exactly the currency's minor unit (banker's rounding, as ledgers do)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_EVEN)
