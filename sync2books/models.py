@@ -431,14 +431,23 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
+def plain_message(message: str) -> str:
+    """Pydantic's wording, said the way the rest of our messages are: "netAmount must be a number"."""
+    for start, replacement in (
+        ("Value error, ", ""),
+        ("Input should be", "must be"),
+        ("String should", "must"),
+        ("List should", "must"),
+    ):
+        if message.startswith(start):
+            return replacement + message.removeprefix(start)
+    return message
+
+
 def validation_details(error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[ErrorDetail]:
     details = []
     for item in error.errors(include_url=False):
-        message = item["msg"]
-        if item["type"] == "missing":
-            message = "is required"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
+        message = "is required" if item["type"] == "missing" else plain_message(item["msg"])
         details.append(ErrorDetail(field=field_path(prefix + tuple(item["loc"])), message=message))
     return details
 

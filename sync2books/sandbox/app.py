@@ -51,6 +51,7 @@ from sync2books.models import (
     SandboxSettingsUpdate,
     expense_rule_problems,
     field_path,
+    plain_message,
     validation_details,
 )
 from sync2books.sandbox import pages
@@ -166,7 +167,7 @@ def build_app(sandbox: Sandbox) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def query_error(request: Request, exc: RequestValidationError) -> Response:
         details = [
-            ErrorDetail(field=field_path(tuple(error["loc"][1:])), message=_plain(error["msg"]))
+            ErrorDetail(field=field_path(tuple(error["loc"][1:])), message=plain_message(error["msg"]))
             for error in exc.errors()
         ]
         return error_response(request, 422, "validation_error", "The request is not valid", details)
@@ -478,18 +479,6 @@ def build_app(sandbox: Sandbox) -> FastAPI:
 # --------------------------------------------------------------------------- validation
 
 
-def _plain(message: str) -> str:
-    """Pydantic's wording, said the way the rest of our messages are."""
-    for start, replacement in (
-        ("Input should be", "must be"),
-        ("String should", "must"),
-        ("List should", "must"),
-    ):
-        if message.startswith(start):
-            return replacement + message.removeprefix(start)
-    return message
-
-
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -540,9 +529,7 @@ def _validate_expenses(body: Any, base_currency: str) -> list[Expense]:
         try:
             expense = _EXPENSE.validate_python(item)
         except ValidationError as exc:
-            details.extend(
-                ErrorDetail(field=d.field, message=_plain(d.message)) for d in validation_details(exc, prefix)
-            )
+            details.extend(validation_details(exc, prefix))
         else:
             expenses.append(expense)
             if expense.id in seen:
