@@ -270,45 +270,45 @@ def build_app(sandbox: Sandbox) -> FastAPI:
         )
 
     @app.get("/link/{company_id}", response_class=HTMLResponse)
-    async def choose_software(company_id: str, token: str = "") -> HTMLResponse:
+    async def choose_software(company_id: str, token: str = "") -> PageResponse:
         try:
             target = await store.check_link(company_id, token)
         except LinkRefused as refused:
-            return HTMLResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
+            return PageResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
         if target.integration_key is not None:
-            return HTMLResponse(pages.link_refused_page("unknown"), status_code=404)
-        return HTMLResponse(pages.choose_software_page(target.company.name, company_id, token))
+            return PageResponse(pages.link_refused_page("unknown"), status_code=404)
+        return PageResponse(pages.choose_software_page(target.company.name, company_id, token))
 
     @app.get("/link/{company_id}/{integration_key}", response_class=HTMLResponse)
-    async def authorize_form(company_id: str, integration_key: str, token: str = "") -> HTMLResponse:
+    async def authorize_form(company_id: str, integration_key: str, token: str = "") -> PageResponse:
         try:
             key = IntegrationKey(integration_key)
             target = await store.check_link(company_id, token)
         except ValueError:
-            return HTMLResponse(pages.link_refused_page("unknown"), status_code=404)
+            return PageResponse(pages.link_refused_page("unknown"), status_code=404)
         except LinkRefused as refused:
-            return HTMLResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
+            return PageResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
         if target.integration_key not in (None, key):
-            return HTMLResponse(pages.link_refused_page("unknown"), status_code=404)
-        return HTMLResponse(pages.authorize_page(target.company.name, company_id, key, token))
+            return PageResponse(pages.link_refused_page("unknown"), status_code=404)
+        return PageResponse(pages.authorize_page(target.company.name, company_id, key, token))
 
     @app.post("/link/{company_id}/{integration_key}/{decision}", response_class=HTMLResponse)
     async def decide(
         company_id: str, integration_key: str, decision: str, token: Annotated[str, Form()] = ""
-    ) -> HTMLResponse:
+    ) -> PageResponse:
         if decision not in ("authorize", "deny"):
-            return HTMLResponse(pages.link_refused_page("unknown"), status_code=404)
+            return PageResponse(pages.link_refused_page("unknown"), status_code=404)
         try:
             key = IntegrationKey(integration_key)
             target = await store.check_link(company_id, token)
             await store.use_link(company_id, token, key, authorize=decision == "authorize")
         except ValueError:
-            return HTMLResponse(pages.link_refused_page("unknown"), status_code=404)
+            return PageResponse(pages.link_refused_page("unknown"), status_code=404)
         except LinkRefused as refused:
-            return HTMLResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
+            return PageResponse(pages.link_refused_page(refused.reason), status_code=_refusal_status(refused))
         if decision == "authorize":
-            return HTMLResponse(pages.authorized_page(target.company.name, key))
-        return HTMLResponse(pages.denied_page(target.company.name, key))
+            return PageResponse(pages.authorized_page(target.company.name, key))
+        return PageResponse(pages.denied_page(target.company.name, key))
 
     # ------------------------------------------------------------------ connections
 
@@ -495,6 +495,13 @@ def _integration_key(value: str) -> IntegrationKey:
             "Unknown integration",
             [ErrorDetail(field="integrationKey", message=f"must be one of {valid}")],
         ) from None
+
+
+class PageResponse(HTMLResponse):
+    """An authorization page: never cached, so Back after a click cannot show a live-looking stale form."""
+
+    def __init__(self, content: str, status_code: int = 200) -> None:
+        super().__init__(content, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
 def _refusal_status(refused: LinkRefused) -> int:

@@ -45,9 +45,9 @@ def choose_software_page(company_name: str, company_id: str, token: str) -> str:
         for key, name in INTEGRATION_NAMES.items()
     )
     body = (
-        f"<h1>Connect {escape(company_name)}'s accounting software</h1>"
-        "<p>Choose the software that keeps your books. You will be asked to authorize Sync2Books to write "
-        "expenses to it.</p>"
+        "<h1>Connect your accounting software</h1>"
+        f"<p>Choose the software that keeps the books of <strong>{escape(company_name)}</strong>. You will be "
+        "asked to authorize Sync2Books to write expenses to it.</p>"
         f"<ul class='softwares'>{items}</ul>"
     )
     return _page("Connect your accounting software", body)

@@ -16,8 +16,8 @@ from sync2books.models import (
     CompanyConfig,
     ConnectionStatus,
     IntegrationKey,
-    ReferenceKind,
     Ref,
+    ReferenceKind,
 )
 from sync2books.sandbox.store import format_ts
 from tests.support.sandbox import SandboxServer, authorize, connect, link_parts
@@ -76,10 +76,11 @@ async def test_the_company_link_offers_every_software_and_then_rotates(client: S
     async with httpx.AsyncClient() as browser:
         chooser = await browser.get(company.auth_url)
     assert chooser.status_code == 200
+    assert chooser.headers["cache-control"] == "no-store"  # Back after a click must not show a stale form
     assert "Acme &amp; Sons &lt;Ltd&gt;" in chooser.text  # escaped, never raw HTML
     for name in ("QuickBooks Online", "QuickBooks Desktop", "Xero", "Sage"):
         assert name in chooser.text
-    path, token = link_parts(company.auth_url)
+    _, token = link_parts(company.auth_url)
     xero_link = f"{company.auth_url.split('?')[0]}/XERO?token={token}"
     assert (await authorize(xero_link)).status_code == 200
     assert [c.integration_key for c in await client.list_connections(company.id)] == [IntegrationKey.XERO]

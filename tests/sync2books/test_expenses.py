@@ -12,7 +12,6 @@ import pytest
 
 from sync2books.client import SandboxClient
 from sync2books.errors import (
-    BadRequestError,
     ConflictError,
     ConnectionNotConnectedError,
     NotFoundError,
