@@ -50,16 +50,19 @@ class RateLimiter:
     def limit(self) -> int:
         return self.settings.rate_limit_per_minute or DEFAULT_RATE_LIMIT_PER_MINUTE
 
-    def take(self, partner: str) -> tuple[bool, dict[str, str]]:
-        """Spend one request of the partner's budget: (allowed, the X-RateLimit-* and Retry-After headers)."""
+    def take(self, partner: str | None, *, spend: bool = True) -> tuple[bool, dict[str, str]]:
+        """Spend one request of the partner's budget: (allowed, the X-RateLimit-* and Retry-After headers).
+
+        With ``spend`` False (or no partner) it only reports the budget, for answers that are not limited.
+        """
         rate = self.limit / 60
         capacity = max(1.0, rate)
         now = self.clock()
-        bucket = self._buckets.setdefault(partner, _Bucket(capacity, now))
+        bucket = self._buckets.setdefault(partner, _Bucket(capacity, now)) if partner else _Bucket(capacity, now)
         bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
-        allowed = bucket.tokens >= 1
-        if allowed:
+        allowed = bucket.tokens >= 1 or not spend
+        if spend and allowed:
             bucket.tokens -= 1
         full_in = (capacity - bucket.tokens) / rate
         headers = {
@@ -92,24 +95,16 @@ class FaultMiddleware(BaseHTTPMiddleware):
         request.state.request_id = request_id
         faulted = not request.url.path.startswith(UNFAULTED_PREFIXES)
         partner = _test_key_partner(request)
-        limit_headers: dict[str, str] = {}
         if faulted and self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)
-        if faulted and partner is not None:
-            allowed, limit_headers = self.limiter.take(partner)
-            if not allowed:
-                response = error_response(request, 429, "rate_limited", "Too many requests; retry after the pause")
-                return _finish(response, request_id, limit_headers)
+        allowed, limit_headers = self.limiter.take(partner, spend=faulted)
+        if not allowed:
+            response = error_response(request, 429, "rate_limited", "Too many requests; retry after the pause")
+            return _finish(response, request_id, limit_headers)
         response = await call_next(request)
         if faulted and self.settings.error_rate and self.random.random() < self.settings.error_rate:
             # The request was handled and only its answer is lost: the hardest case for a client to get right.
             response = error_response(request, 503, "unavailable", "The sandbox injected a fault (errorRate)")
-        if not limit_headers:
-            limit_headers = {
-                "X-RateLimit-Limit": str(self.limiter.limit),
-                "X-RateLimit-Remaining": str(self.limiter.limit),
-                "X-RateLimit-Reset": str(math.ceil(time.time())),
-            }
         return _finish(response, request_id, limit_headers)
 
 
