@@ -1,0 +1,128 @@
+"""The bot's own tables: what it must remember between Slack deliveries and across restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database: SQLite would otherwise hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
+
+
+class CompanyRecord(SQLModel, table=True):
+    """A company registered with the expense-sync service from Slack."""
+
+    __tablename__ = "companies"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    registered_by: str = Field(max_length=32)
+    created_at: datetime = _when(nullable=False)
+
+
+class ChannelLink(SQLModel, table=True):
+    """A channel is linked to one company: everything typed there acts on it."""
+
+    __tablename__ = "channel_links"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
+    company_id: str = Field(foreign_key="companies.id", index=True, max_length=64)
+    linked_by: str = Field(max_length=32)
+    linked_at: datetime = _when(nullable=False)
+
+
+class ConnectionRecord(SQLModel, table=True):
+    """A connection as last observed, so that the watcher can tell a change from a repeat."""
+
+    __tablename__ = "connections"
+
+    id: str = Field(primary_key=True, max_length=64)
+    company_id: str = Field(foreign_key="companies.id", index=True, max_length=64)
+    integration_key: str = Field(max_length=40)
+    platform_name: str = Field(max_length=100)
+    status: str = Field(max_length=20)
+    error_message: str | None = Field(default=None, max_length=1000)
+    observed_at: datetime = _when(nullable=False)
+
+
+class AuthLinkRecord(SQLModel, table=True):
+    """An authorization link posted in a channel, watched until it is used or expires."""
+
+    __tablename__ = "auth_links"
+    __table_args__ = (Index("auth_links_by_state", "state"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    company_id: str = Field(foreign_key="companies.id", index=True, max_length=64)
+    channel_id: str = Field(max_length=32)
+    integration_key: str = Field(max_length=40)
+    platform_name: str = Field(max_length=100)
+    auth_url: str = Field(max_length=2000)
+    requested_by: str = Field(max_length=32)
+    # What the software's connection looked like when the link was made ("id@updatedAt", or ""):
+    # the link is used when a CONNECTED connection of that software no longer matches it.
+    baseline: str = Field(default="", max_length=200)
+    expires_at: datetime = _when(nullable=False)
+    created_at: datetime = _when(nullable=False)
+    message_ts: str | None = Field(default=None, max_length=32)
+    state: str = Field(default="pending", max_length=20)
+    connection_id: str | None = Field(default=None, max_length=64)
+
+
+class Announcement(SQLModel, table=True):
+    """A message the bot owes a channel, recorded before it is sent so it is sent exactly once.
+
+    ``key`` names the fact being announced (``connection:<id>:ERROR:<at>``); a second attempt to
+    record the same fact finds the key and does nothing.
+    """
+
+    __tablename__ = "announcements"
+    __table_args__ = (Index("announcements_by_state", "state", "created_at"),)
+
+    key: str = Field(primary_key=True, max_length=200)
+    channel_id: str = Field(max_length=32)
+    kind: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=20)
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = _when(nullable=True)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _when(nullable=False)
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class ProcessedDelivery(SQLModel, table=True):
+    """A Slack delivery already handled: a retried event or a double click finds itself here."""
+
+    __tablename__ = "processed_deliveries"
+
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    received_at: datetime = _when(nullable=False, index=True)
