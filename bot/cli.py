@@ -1,4 +1,4 @@
-"""The ``sync2books-bot`` command: ``sandbox`` runs the Sync2Books sandbox alone."""
+"""The ``sync2books-bot`` command: ``run`` (the default), ``check``, ``sandbox`` and ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.settings import ConfigError, load_settings
 from sync2books.sandbox.server import PortUnavailableError, serve_sandbox
 
 DEFAULT_SANDBOX_DB = Path("data") / "sandbox.sqlite3"
@@ -28,7 +31,9 @@ def _env_port() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sync2books-bot", description="Sync2Books for Slack")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot (the default): Socket Mode with SLACK_APP_TOKEN, else HTTP mode")
+    commands.add_parser("check", help="check the configuration and the connections to Slack and Sync2Books")
     sandbox = commands.add_parser(
         "sandbox", help="run the Sync2Books sandbox alone", description="Run the Sync2Books sandbox alone."
     )
@@ -36,10 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (default: $PORT or 3000)")
     sandbox.add_argument("--db", type=Path, help=f"SQLite file for its state (default: {DEFAULT_SANDBOX_DB})")
     sandbox.add_argument(
-        "--no-fault-injection",
-        action="store_true",
-        help="switch off the /sandbox/* endpoints (they answer 404)",
+        "--no-fault-injection", action="store_true", help="switch off the /sandbox/* endpoints (they answer 404)"
     )
+    database = commands.add_parser("db", help="the bot's database")
+    database.add_argument("action", choices=["upgrade"], help="upgrade: apply the migrations")
     return parser
 
 
@@ -54,14 +59,39 @@ def _run_sandbox(args: argparse.Namespace) -> None:
     asyncio.run(serve_sandbox(host, port, db_path, fault_injection=not args.no_fault_injection, on_ready=ready))
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every request would otherwise be a log line; warnings and errors still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         if args.command == "sandbox":
             _run_sandbox(args)
-    except (UsageError, PortUnavailableError) as exc:
+            return 0
+        from bot.runner import check, run_bot, upgrade_database
+
+        settings = load_settings()
+        if args.command == "check":
+            settings.require_slack()
+            return 0 if asyncio.run(check(settings, _say)) else 1
+        if args.command == "db":
+            asyncio.run(upgrade_database(settings, _say))
+            return 0
+        settings.require_slack()
+        asyncio.run(run_bot(settings, on_ready=_say))
+    except (UsageError, ConfigError, PortUnavailableError) as exc:
         print(f"sync2books-bot: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(
+            f"sync2books-bot: the database could not be used ({type(exc).__name__}): check DATABASE_URL.",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 0

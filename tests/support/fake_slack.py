@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 import secrets
@@ -382,12 +383,12 @@ class FakeSlack:
     def messages(self, channel: str) -> list[Json]:
         """The channel's current messages, thread replies included, oldest first."""
         with self._lock:
-            return [self._present(m, metadata=True) for m in self._sorted(self._resolve_channel(channel))]
+            return [self._seen(m) for m in self._sorted(self._resolve_channel(channel))]
 
     def thread(self, channel: str, ts: str) -> list[Json]:
         """A thread's parent and replies, oldest first (empty when there is no such message)."""
         with self._lock:
-            return [self._present(m, metadata=True) for m in self._thread_of(self._resolve_channel(channel), ts)]
+            return [self._seen(m) for m in self._thread_of(self._resolve_channel(channel), ts)]
 
     def ephemerals(self, channel: str, user: str | None = None) -> list[Json]:
         with self._lock:
@@ -805,20 +806,20 @@ class FakeSlack:
         return [parent] + [m for m in self._sorted(channel) if m.thread_ts == ts and m.ts != ts]
 
     def _present(self, message: _Message, *, metadata: bool) -> Json:
+        """The message as Slack's API shows it; ``metadata`` as if include_all_metadata were set."""
         shown: Json = {"type": "message", "ts": message.ts, "user": message.user, "text": message.text}
         if message.bot_id:
             shown.update(bot_id=message.bot_id, app_id=APP_ID)
         shown["team"] = TEAM_ID
-        shown["blocks"] = copy.deepcopy(message.blocks)
+        if message.blocks is not None:
+            shown["blocks"] = copy.deepcopy(message.blocks)
         if message.attachments:
             shown["attachments"] = copy.deepcopy(message.attachments)
-        shown["metadata"] = copy.deepcopy(message.metadata) if metadata else None
-        if not metadata or message.metadata is None:
-            # Slack leaves the key out entirely unless asked for include_all_metadata.
-            del shown["metadata"]
-            if metadata:
-                shown["metadata"] = None
-        shown["thread_ts"] = message.thread_ts
+        # Slack leaves metadata out entirely unless the caller asks for include_all_metadata.
+        if metadata and message.metadata is not None:
+            shown["metadata"] = copy.deepcopy(message.metadata)
+        if message.thread_ts:
+            shown["thread_ts"] = message.thread_ts
         replies = [m for m in self._messages.get(message.channel, []) if m.thread_ts == message.ts and m is not message]
         if replies:
             shown["thread_ts"] = message.ts
@@ -827,6 +828,13 @@ class FakeSlack:
             shown["reply_users"] = sorted({m.user for m in replies})
         if message.edited_ts:
             shown["edited"] = {"user": message.user, "ts": message.edited_ts}
+        return shown
+
+    def _seen(self, message: _Message) -> Json:
+        """For tests' asserts: the API shape with every key present, so ``m["metadata"]`` never raises."""
+        shown = self._present(message, metadata=True)
+        for key in ("blocks", "attachments", "metadata", "thread_ts"):
+            shown.setdefault(key, None)
         return shown
 
     def _page(self, messages: list[_Message], params: Json, *, newest_first: bool) -> Json:
@@ -866,7 +874,9 @@ class FakeSlack:
 
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 async def _read_params(request: Request) -> tuple[Json, str]:
@@ -889,16 +899,15 @@ async def _read_params(request: Request) -> tuple[Json, str]:
         sources.append("form")
     elif body and content_type == "multipart/form-data":
         form = await request.form()
-        for name, value in form.multi_items():
-            params[name] = value.filename if isinstance(value, UploadFile) else value
+        for key, item in form.multi_items():
+            params[key] = item.filename if isinstance(item, UploadFile) else item
         sources.append("multipart")
     for name in JSON_STRING_FIELDS:
         value = params.get(name)
         if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
-            try:
+            # Malformed JSON is left as sent: the method then answers invalid_blocks_format and the like, as Slack.
+            with contextlib.suppress(ValueError):
                 params[name] = json.loads(value)
-            except ValueError:
-                pass  # left as sent: the method answers invalid_blocks_format and the like, as Slack would
     return params, "+".join(sources) or "none"
 
 
@@ -990,7 +999,11 @@ def _blocks_problem(blocks: Any, *, limit: int = 50) -> Json | None:
 
 
 def _invalid_arguments(errors: list[str]) -> Json:
-    return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
+    return {
+        "ok": False,
+        "error": "invalid_arguments",
+        "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+    }
 
 
 def _view_problem(view: Any, *, home: bool = False) -> Json | None:
@@ -1014,7 +1027,9 @@ def _view_problem(view: Any, *, home: bool = False) -> Json | None:
     if not isinstance(blocks, list):
         errors.append("missing required field: blocks [json-pointer:/view/blocks]")
     else:
-        errors += [e.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks") for e in _block_errors(blocks, limit=100)]
+        errors += [
+            e.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks") for e in _block_errors(blocks, limit=100)
+        ]
         has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
         if has_input and not home and view.get("submit") is None:
             errors.append("submit is required when a view has input blocks [json-pointer:/view/submit]")

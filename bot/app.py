@@ -1,0 +1,190 @@
+"""Composition: settings → database → expense-sync backend → Slack → services → handlers → jobs → HTTP.
+
+One asyncio loop carries all of it: Bolt's AsyncApp, the httpx client, APScheduler's AsyncIOScheduler,
+SQLAlchemy's async engine and uvicorn. With no ``SYNC2BOOKS_API_URL`` the sandbox runs in this process:
+its pages are served under ``/sync2books`` by the same HTTP server, and the bot reaches its API through
+httpx's ASGI transport, exactly as it would reach the real service over the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
+from bot.services import Services
+from bot.services.access import AccessPolicy
+from bot.services.announcements import AnnouncementSender
+from bot.services.companies import CompanyService
+from bot.services.connections import ConnectionService
+from bot.services.deliveries import DeliveryLog
+from bot.services.home import HomeService
+from bot.services.watching import ConnectionWatcher
+from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
+from bot.slack import SlackDirectory, SlackNotifier, web_client
+from handlers import register_all
+from storage.db import Database
+from sync2books.client import Sync2BooksClient
+from sync2books.sandbox.app import Sandbox
+
+log = logging.getLogger(__name__)
+
+
+class _QuietAboutOurClient(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when a client is given: we give our client on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("As you gave `client` as well")
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietAboutOurClient())
+
+SEND_EVERY_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
+    key = settings.sync2books_api_key.get_secret_value()
+    if sandbox is not None:
+        transport = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)
+        return Sync2BooksBackend(
+            Sync2BooksClient(settings.public_url + EMBEDDED_SANDBOX_PATH, key, transport=transport)
+        )
+    assert settings.sync2books_api_url is not None
+    return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
+
+
+class Jobs:
+    """The scheduled jobs, guarded so that a failing run logs one line and the next run still comes."""
+
+    def __init__(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], job_id: str, *, now: bool = True) -> None:
+        async def guarded() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except Exception as exc:
+                log.error("scheduled job %s failed: %s: %s", job_id, type(exc).__name__, exc)
+                log.debug("details", exc_info=True)
+            finally:
+                self._running.discard(task)
+
+        self.scheduler.add_job(
+            guarded,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) if now else None,
+            misfire_grace_time=None,
+        )
+
+    def run_soon(self, job_id: str) -> None:
+        """Bring a job's next run forward to now (it runs after the current one, if one is running)."""
+        if not self.scheduler.running:
+            return
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
+    async def stop(self) -> None:
+        """Stop scheduling; let runs under way finish (their work is also safe to redo at the next start)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
+
+
+class BotRuntime:
+    def __init__(self, settings: Settings) -> None:
+        settings.require_slack()
+        assert settings.slack_bot_token is not None
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.sandbox = Sandbox(DATA_DIR / "sandbox.sqlite3") if settings.embedded_sandbox else None
+        self.backend = build_backend(settings, self.sandbox)
+        self.slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.jobs = Jobs()
+        directory = SlackDirectory(self.slack)
+        access = AccessPolicy(directory, settings.admin_user_ids)
+
+        def kick() -> None:
+            self.jobs.run_soon("send_announcements")
+
+        companies = CompanyService(self.db, self.backend, access, directory, kick)
+        self.services = Services(
+            access=access,
+            companies=companies,
+            connections=ConnectionService(self.db, self.backend, access, companies, kick),
+            home=HomeService(self.db, directory),
+            deliveries=DeliveryLog(self.db),
+        )
+        self.watcher = ConnectionWatcher(self.db, self.backend, kick)
+        self.sender = AnnouncementSender(self.db, SlackNotifier(self.slack))
+        self.bolt = AsyncApp(
+            client=self.slack,
+            signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
+            request_verification_enabled=not settings.socket_mode,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+        register_all(self.bolt, self.services)
+        self.bolt.error(self._on_listener_error)
+        self.http_app = self._http_app()
+
+    @staticmethod
+    async def _on_listener_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error("listener failed for a %s: %s: %s", body.get("type", "request"), type(error).__name__, error)
+        log.debug("details", exc_info=error)
+
+    def _http_app(self) -> FastAPI:
+        app = FastAPI(title="Sync2Books for Slack", docs_url=None, redoc_url=None, openapi_url=None)
+        slack_handler = AsyncSlackRequestHandler(self.bolt)
+
+        if not self.settings.socket_mode:
+
+            @app.post("/slack/events")
+            async def slack_events(request: Request) -> Response:
+                return await slack_handler.handle(request)
+
+        @app.get("/healthz")
+        async def healthz() -> JSONResponse:
+            return JSONResponse({"ok": True, "mode": "socket" if self.settings.socket_mode else "http"})
+
+        if self.sandbox is not None:
+            app.mount(EMBEDDED_SANDBOX_PATH, self.sandbox.app)
+        return app
+
+    async def start(self) -> None:
+        await self.db.upgrade()
+        if self.sandbox is not None:
+            await self.sandbox.start()
+        interval = self.settings.poll_interval_seconds
+        self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
+        self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
+        self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")
+        self.jobs.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.jobs.stop()
+        await self.backend.aclose()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        await self.db.dispose()

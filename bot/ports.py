@@ -1,0 +1,46 @@
+"""What the bot's services need from Slack, as interfaces: a directory of people and a way to post.
+
+The Slack adapters live in ``bot/slack.py``; services never build Block Kit or call the Web API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    name: str
+    is_admin: bool
+    is_owner: bool
+
+
+class Directory(Protocol):
+    async def user(self, user_id: str) -> SlackUser: ...
+
+    async def channels_of(self, user_id: str) -> list[str]:
+        """Conversations the user is a member of (that the bot can see)."""
+        ...
+
+
+class DeliveryFailed(Exception):
+    """A message Slack would not take; ``permanent`` when trying again cannot help (channel gone)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Notifier(Protocol):
+    """Posts what the bot owes a channel; ``key`` is stamped on the message so a re-send can find it."""
+
+    async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
+        """Post the message for ``kind`` and answer its ts; raises DeliveryFailed."""
+        ...
+
+    async def find_delivered(self, channel_id: str, key: str) -> str | None:
+        """The ts of a message already stamped with ``key`` in the channel, if one was posted."""
+        ...

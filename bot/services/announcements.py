@@ -1,0 +1,91 @@
+"""Sending what the bot owes its channels, each message once, about one a second per channel.
+
+Announcements are claimed under a lease. A sender that dies after posting but before recording it
+leaves the lease to run out; whoever claims it next first looks in the channel for a message stamped
+with its key, and records that one instead of posting again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.ports import DeliveryFailed, Notifier
+from storage.db import Database
+from storage.repositories import Announcements, AuthLinks
+from storage.tables import Announcement
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+BATCH = 20
+MAX_ATTEMPTS = 8
+SECONDS_PER_CHANNEL_MESSAGE = 1.0
+
+AfterSend = Callable[[Any, dict[str, Any], str], Awaitable[None]]
+
+
+class AnnouncementSender:
+    def __init__(
+        self,
+        db: Database,
+        notifier: Notifier,
+        *,
+        pace: float = SECONDS_PER_CHANNEL_MESSAGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._notifier = notifier
+        self._pace = pace
+        self._clock = clock
+        self._last_post: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def send_due(self) -> int:
+        """Send every announcement that is due; answers how many were sent (or found already sent)."""
+        async with self._lock:  # one pass at a time in this process; other processes are kept out by leases
+            sent = 0
+            while True:
+                async with self._db.session() as session:
+                    claimed = await Announcements(session).claim(limit=BATCH, lease=LEASE)
+                if not claimed:
+                    return sent
+                for announcement in claimed:
+                    sent += await self._send(announcement)
+
+    async def _send(self, announcement: Announcement) -> int:
+        key, channel = announcement.key, announcement.channel_id
+        try:
+            ts = await self._notifier.find_delivered(channel, key) if announcement.attempts > 1 else None
+            if ts is None:
+                await self._wait_turn(channel)
+                ts = await self._notifier.deliver(announcement.kind, channel, announcement.payload, key)
+        except DeliveryFailed as failure:
+            async with self._db.session() as session:
+                if failure.permanent or announcement.attempts >= MAX_ATTEMPTS:
+                    log.error("giving up on %s in %s: %s", announcement.kind, channel, failure.reason)
+                    await Announcements(session).give_up(key)
+                else:
+                    log.warning(
+                        "could not post %s in %s (%s); will try again", announcement.kind, channel, failure.reason
+                    )
+                    await Announcements(session).release(key)
+            return 0
+        async with self._db.session() as session:
+            await Announcements(session).sent(key, ts)
+            if announcement.kind == "auth_links":
+                # The watcher edits this message once a link is used or expires.
+                await AuthLinks(session).set_message([link["id"] for link in announcement.payload["links"]], ts)
+        return 1
+
+    async def _wait_turn(self, channel: str) -> None:
+        last = self._last_post.get(channel)
+        if last is not None:
+            pause = self._pace - (self._clock() - last)
+            if pause > 0:
+                await asyncio.sleep(pause)
+        self._last_post[channel] = self._clock()

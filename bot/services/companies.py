@@ -1,0 +1,166 @@
+"""Registering a company and linking a channel to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.backend import ExpenseSyncBackend
+from bot.ports import Directory
+from bot.services.access import AccessPolicy
+from bot.services.refusals import NotLinked, Refusal, backend_trouble
+from storage.db import Database
+from storage.repositories import Announcements, Companies, Connections
+from storage.tables import CompanyRecord, ConnectionRecord, utcnow
+from sync2books.errors import Sync2BooksError
+from sync2books.models import Company
+
+MAX_NAME_LENGTH = 100
+
+
+def is_direct_message(channel_id: str) -> bool:
+    return channel_id.startswith("D")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a company name cannot be used, in plain words, or None."""
+    stripped = name.strip()
+    if not stripped:
+        return "Give the company a name."
+    if len(stripped) > MAX_NAME_LENGTH:
+        return f"A company name can have at most {MAX_NAME_LENGTH} characters (this one has {len(stripped)})."
+    return None
+
+
+@dataclass(frozen=True)
+class LinkedCompany:
+    id: str
+    name: str
+
+
+class CompanyService:
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        access: AccessPolicy,
+        directory: Directory,
+        kick: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._access = access
+        self._directory = directory
+        self._kick = kick
+
+    async def resolve(self, channel_id: str, user_id: str) -> LinkedCompany:
+        """The company a command acts on: the channel's, or in a direct message the user's only one.
+
+        NotLinked when there is none; a Refusal that names them when a direct message could mean several.
+        """
+        async with self._db.session() as session:
+            company = await Companies(session).for_channel(channel_id)
+        if company is not None:
+            return LinkedCompany(company.id, company.name)
+        if is_direct_message(channel_id):
+            channels = await self._directory.channels_of(user_id)
+            async with self._db.session() as session:
+                linked = await Companies(session).linked_to_channels(channels)
+            companies = {c.id: (c.name, channel) for channel, c in linked}
+            if len(companies) == 1:
+                ((company_id, (name, _)),) = companies.items()
+                return LinkedCompany(company_id, name)
+            if len(companies) > 1:
+                names = ", ".join(f"*{name}* (<#{channel}>)" for name, channel in companies.values())
+                raise Refusal(
+                    f"You are in channels of several companies: {names}. Run the command in that company's channel."
+                )
+            raise NotLinked(
+                "None of your channels is linked to a company yet. In a channel, an admin can run "
+                "`/sync2books register <company name>` or `/sync2books link <company id>`."
+            )
+        raise NotLinked(
+            "This channel is not linked to a company yet. An admin can run "
+            "`/sync2books register <company name>` to create one, or `/sync2books link <company id>`."
+        )
+
+    async def _refuse_if_linked(self, channel_id: str) -> None:
+        async with self._db.session() as session:
+            existing = await Companies(session).for_channel(channel_id)
+        if existing is not None:
+            raise Refusal(
+                f"This channel is already linked to *{existing.name}* (`{existing.id}`). Nothing was changed."
+            )
+
+    async def check_can_register(self, user_id: str, channel_id: str) -> None:
+        """The refusals that need no name, so the modal is not even opened for them."""
+        await self._access.require_admin(user_id, "register a company")
+        await self._refuse_if_linked(channel_id)
+
+    async def register(self, user_id: str, channel_id: str, name: str, description: str | None) -> LinkedCompany:
+        await self.check_can_register(user_id, channel_id)
+        problem = name_problem(name)
+        if problem:
+            raise Refusal(problem)
+        try:
+            company = await self._backend.create_company(name.strip(), (description or "").strip() or None)
+        except Sync2BooksError as exc:
+            raise backend_trouble(exc, self._backend.name, "registering the company") from exc
+        linked = await self._adopt(company, user_id, channel_id, kind="company_registered")
+        if not linked:
+            # Another registration linked the channel while ours was being created: say so, keep theirs.
+            raise Refusal(
+                f"This channel was linked to another company while *{company.name}* was being registered. "
+                f"*{company.name}* exists in {self._backend.name} as `{company.id}`; "
+                "link it to another channel with `/sync2books link`."
+            )
+        return LinkedCompany(company.id, company.name)
+
+    async def link(self, user_id: str, channel_id: str, company_id: str) -> LinkedCompany:
+        await self._access.require_admin(user_id, "link a channel to a company")
+        await self._refuse_if_linked(channel_id)
+        if not company_id.strip():
+            raise Refusal("Say which company: `/sync2books link <company id>`.")
+        try:
+            company = await self._backend.get_company(company_id.strip())
+        except Sync2BooksError as exc:
+            raise backend_trouble(exc, self._backend.name, "looking up that company") from exc
+        if not await self._adopt(company, user_id, channel_id, kind="company_linked"):
+            await self._refuse_if_linked(channel_id)
+        return LinkedCompany(company.id, company.name)
+
+    async def _adopt(self, company: Company, user_id: str, channel_id: str, *, kind: str) -> bool:
+        """Remember the company, link the channel, and owe the channel the news: one unit of work.
+
+        The company's existing connections are recorded as already known, so the watcher reports only
+        what changes from here on.
+        """
+        async with self._db.session() as session:
+            companies = Companies(session)
+            if await companies.get(company.id) is None:
+                record = CompanyRecord(
+                    id=company.id,
+                    name=company.name,
+                    description=company.description,
+                    registered_by=user_id,
+                    created_at=utcnow(),
+                )
+                await companies.save(record)
+            if not await companies.link_channel(channel_id, company.id, user_id):
+                return False
+            for connection in company.connections:
+                await Connections(session).record_new(
+                    ConnectionRecord(
+                        id=connection.id,
+                        company_id=company.id,
+                        integration_key=connection.integration_key.value,
+                        platform_name=connection.platform_name,
+                        status=connection.status.value,
+                        error_message=connection.error.message if connection.error else None,
+                        observed_at=utcnow(),
+                    )
+                )
+            payload = {"company_id": company.id, "company_name": company.name, "user_id": user_id}
+            await Announcements(session).owe(f"{kind}:{company.id}:{channel_id}", channel_id, kind, payload)
+        self._kick()
+        return True

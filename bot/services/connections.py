@@ -1,0 +1,181 @@
+"""Posting authorization links, listing connections, and unlinking them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.backend import ExpenseSyncBackend
+from bot.services.access import AccessPolicy
+from bot.services.companies import CompanyService
+from bot.services.refusals import Refusal, backend_trouble
+from bot.software import command_name, display_name, parse_software, valid_names
+from storage.db import Database
+from storage.repositories import Announcements, AuthLinks, Connections
+from storage.tables import AuthLinkRecord, ConnectionRecord, utcnow
+from sync2books import wire
+from sync2books.errors import Sync2BooksError
+from sync2books.models import Connection, ConnectionStatus, IntegrationKey
+
+
+def baseline_of(connections: list[Connection], software: IntegrationKey) -> str:
+    """How that software's connection looks now; the link is used once this stops being true."""
+    for connection in connections:
+        if connection.integration_key == software and connection.status == ConnectionStatus.CONNECTED:
+            return f"{connection.id}@{wire.utc_z(connection.updated_at)}"
+    return ""
+
+
+def signature(connection: Connection) -> str:
+    return f"{connection.id}@{wire.utc_z(connection.updated_at)}"
+
+
+@dataclass(frozen=True)
+class DisconnectPrompt:
+    """What to ask before unlinking: the company, the software and the connection's id."""
+
+    company_name: str
+    connection_id: str
+    software_name: str
+
+
+class ConnectionService:
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        access: AccessPolicy,
+        companies: CompanyService,
+        kick: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._access = access
+        self._companies = companies
+        self._kick = kick
+
+    async def request_links(self, user_id: str, channel_id: str, software_text: str) -> list[IntegrationKey]:
+        """Owe the channel a message with an authorization link per software asked for (all when none named)."""
+        company = await self._companies.resolve(channel_id, user_id)
+        await self._access.require_admin(user_id, "connect accounting software")
+        if software_text.strip():
+            software = parse_software(software_text)
+            if software is None:
+                raise Refusal(f"I don't know the software “{software_text.strip()}”. Choose {valid_names()}.")
+            softwares = [software]
+        else:
+            softwares = list(IntegrationKey)
+        try:
+            current, links = await asyncio.gather(
+                self._backend.connections(company.id),
+                asyncio.gather(*(self._backend.auth_link(company.id, software) for software in softwares)),
+            )
+        except Sync2BooksError as exc:
+            raise backend_trouble(exc, self._backend.name, "asking for the authorization link") from exc
+        records = [
+            AuthLinkRecord(
+                id=str(uuid.uuid4()),
+                company_id=company.id,
+                channel_id=channel_id,
+                integration_key=software.value,
+                platform_name=display_name(software),
+                auth_url=link.auth_url,
+                requested_by=user_id,
+                baseline=baseline_of(current, software),
+                expires_at=link.expires_at,
+                created_at=utcnow(),
+            )
+            for software, link in zip(softwares, links, strict=True)
+        ]
+        payload = {
+            "company_name": company.name,
+            "user_id": user_id,
+            "links": [
+                {
+                    "id": record.id,
+                    "software": record.integration_key,
+                    "name": record.platform_name,
+                    "url": record.auth_url,
+                    "expires_at": wire.utc_z(record.expires_at),
+                }
+                for record in records
+            ],
+        }
+        async with self._db.session() as session:
+            for record in records:
+                await AuthLinks(session).add(record)
+            await session.flush()
+            await Announcements(session).owe(f"auth_links:{records[0].id}", channel_id, "auth_links", payload)
+        self._kick()
+        return softwares
+
+    async def list(self, channel_id: str, user_id: str) -> tuple[str, list[Connection]]:
+        """The company's name and its connections as the service reports them now."""
+        company = await self._companies.resolve(channel_id, user_id)
+        try:
+            return company.name, await self._backend.connections(company.id)
+        except Sync2BooksError as exc:
+            raise backend_trouble(exc, self._backend.name, "listing the connections") from exc
+
+    async def prepare_disconnect(self, user_id: str, channel_id: str, target: str) -> DisconnectPrompt:
+        """Find what ``target`` (a software name or a connection id) names, before asking for confirmation."""
+        name, connections = await self.list(channel_id, user_id)
+        await self._access.require_admin(user_id, "disconnect accounting software")
+        target = target.strip()
+        if not target:
+            raise Refusal("Say what to disconnect: `/sync2books disconnect <software or connection id>`.")
+        software = parse_software(target)
+        candidates = [
+            c
+            for c in connections
+            if (c.id == target or c.integration_key == software) and c.status != ConnectionStatus.DISCONNECTED
+        ]
+        if not candidates:
+            known = ", ".join(f"{c.platform_name} (`{c.id}`, {c.status.value.lower()})" for c in connections)
+            raise Refusal(
+                f"*{name}* has no connected “{target}” to disconnect."
+                + (f" Its connections: {known}." if known else " It has no connections yet.")
+            )
+        connection = candidates[0]
+        return DisconnectPrompt(name, connection.id, connection.platform_name)
+
+    async def disconnect(self, user_id: str, channel_id: str, connection_id: str) -> DisconnectPrompt:
+        """Unlink the connection and owe the channel the news; a second click changes nothing."""
+        company = await self._companies.resolve(channel_id, user_id)
+        await self._access.require_admin(user_id, "disconnect accounting software")
+        try:
+            connection = await self._backend.disconnect(company.id, connection_id)
+        except Sync2BooksError as exc:
+            raise backend_trouble(exc, self._backend.name, "disconnecting the connection") from exc
+        async with self._db.session() as session:
+            connections = Connections(session)
+            known = await connections.get(connection.id)
+            if known is None:
+                await connections.record_new(_record(connection))
+            else:
+                # Recorded here, so the watcher does not report our own unlinking as news.
+                await connections.change_status(connection.id, known.status, connection.status.value, None)
+            payload = {
+                "company_name": company.name,
+                "software_name": connection.platform_name,
+                "command": command_name(connection.integration_key),
+                "user_id": user_id,
+            }
+            key = f"disconnected:{connection.id}:{wire.utc_z(connection.updated_at)}"
+            await Announcements(session).owe(key, channel_id, "disconnected_by_user", payload)
+        self._kick()
+        return DisconnectPrompt(company.name, connection.id, connection.platform_name)
+
+
+def _record(connection: Connection) -> ConnectionRecord:
+    return ConnectionRecord(
+        id=connection.id,
+        company_id=connection.company_id,
+        integration_key=connection.integration_key.value,
+        platform_name=connection.platform_name,
+        status=connection.status.value,
+        error_message=connection.error.message if connection.error else None,
+        observed_at=utcnow(),
+    )

@@ -1,0 +1,183 @@
+"""The scheduled look at every linked company: links used or expired, connections that broke.
+
+Each fact is recorded with a conditional write and the message it owes in the same unit of work,
+so two looks (two cycles, two processes, a restart in between) never report it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.backend import ExpenseSyncBackend
+from bot.services.connections import _record, signature
+from bot.software import command_name
+from storage.db import Database
+from storage.repositories import Announcements, AuthLinks, Companies, Connections
+from storage.tables import AuthLinkRecord, CompanyRecord, utcnow
+from sync2books import wire
+from sync2books.errors import Sync2BooksError
+from sync2books.models import Connection, ConnectionStatus, IntegrationKey
+
+log = logging.getLogger(__name__)
+
+MAX_SKIPPED_CYCLES = 32
+
+
+@dataclass
+class _Backoff:
+    """Companies whose last look failed are looked at again after 1, 2, 4 … cycles, not every cycle."""
+
+    failures: dict[str, int] = field(default_factory=dict)
+    wait: dict[str, int] = field(default_factory=dict)
+
+    def due(self, company_id: str) -> bool:
+        left = self.wait.get(company_id, 0)
+        if left > 0:
+            self.wait[company_id] = left - 1
+            return False
+        return True
+
+    def failed(self, company_id: str) -> None:
+        count = self.failures.get(company_id, 0) + 1
+        self.failures[company_id] = count
+        self.wait[company_id] = min(MAX_SKIPPED_CYCLES, 2 ** (count - 1))
+
+    def succeeded(self, company_id: str) -> None:
+        self.failures.pop(company_id, None)
+        self.wait.pop(company_id, None)
+
+
+class ConnectionWatcher:
+    def __init__(self, db: Database, backend: ExpenseSyncBackend, kick: Callable[[], None]) -> None:
+        self._db = db
+        self._backend = backend
+        self._kick = kick
+        self._backoff = _Backoff()
+
+    async def watch_connections(self) -> int:
+        """One look at every linked company; answers how many messages it came to owe."""
+        async with self._db.session() as session:
+            companies = await Companies(session).watched()
+        owed = 0
+        for company in companies:
+            if not self._backoff.due(company.id):
+                continue
+            try:
+                connections = await self._backend.connections(company.id)
+            except Sync2BooksError as exc:
+                self._backoff.failed(company.id)
+                log.warning("could not look at %s's connections (%s); trying again later", company.name, exc)
+                continue
+            self._backoff.succeeded(company.id)
+            owed += await self._record(company, connections)
+        if owed:
+            self._kick()
+        return owed
+
+    async def _record(self, company: CompanyRecord, connections: list[Connection]) -> int:
+        now = utcnow()
+        owed = 0
+        async with self._db.session() as session:
+            announcements = Announcements(session)
+            links = AuthLinks(session)
+            channels = await Companies(session).channels_of(company.id)
+            pending = [link for link in await links.pending() if link.company_id == company.id]
+            completed_by_link: set[str] = set()
+            for link in pending:
+                used = _connection_for(link, connections)
+                if used is not None and await links.finish(link.id, "connected", used.id):
+                    completed_by_link.add(used.id)
+                    payload = await _link_payload(links, link, company, state="connected")
+                    owed += await announcements.owe(
+                        f"link:{link.id}:connected", link.channel_id, "link_connected", payload
+                    )
+                elif used is None and link.expires_at <= now and await links.finish(link.id, "expired"):
+                    payload = await _link_payload(links, link, company, state="expired")
+                    key = f"link:{link.id}:expired"
+                    owed += await announcements.owe(key, link.channel_id, "link_expired", payload)
+
+            known = {record.id: record for record in await Connections(session).for_company(company.id)}
+            for connection in connections:
+                record = known.get(connection.id)
+                key = f"connection:{connection.id}:{connection.status.value}:{wire.utc_z(connection.updated_at)}"
+                payload = _connection_payload(company, connection)
+                if record is None:
+                    await Connections(session).record_new(_record(connection))
+                    if connection.status == ConnectionStatus.CONNECTED and connection.id not in completed_by_link:
+                        for channel in channels:
+                            owed += await announcements.owe(key, channel, "connection_connected", payload)
+                    continue
+                if record.status == connection.status.value:
+                    continue
+                error = connection.error.message if connection.error else None
+                if not await Connections(session).change_status(connection.id, record.status, connection.status, error):
+                    continue
+                if connection.status in (ConnectionStatus.DISCONNECTED, ConnectionStatus.ERROR):
+                    kind = "connection_lost"
+                elif connection.id in completed_by_link:
+                    continue  # the link's own message says it
+                else:
+                    kind = "connection_restored"
+                for channel in channels:
+                    owed += await announcements.owe(key, channel, kind, payload)
+        return owed
+
+
+def _connection_for(link: AuthLinkRecord, connections: list[Connection]) -> Connection | None:
+    for connection in connections:
+        if (
+            connection.integration_key == IntegrationKey(link.integration_key)
+            and connection.status == ConnectionStatus.CONNECTED
+            and signature(connection) != link.baseline
+            and connection.updated_at >= _minus_skew(link.created_at)
+        ):
+            return connection
+    return None
+
+
+def _minus_skew(moment: datetime) -> datetime:
+    """The service's clock may run a little behind ours; a connection made just after the link still counts."""
+    from datetime import timedelta
+
+    return moment - timedelta(minutes=5)
+
+
+async def _link_payload(
+    links: AuthLinks, link: AuthLinkRecord, company: CompanyRecord, *, state: str
+) -> dict[str, object]:
+    """The news, plus the whole link message as it should now read (its buttons for used links gone)."""
+    siblings = await links.on_message(link.message_ts) if link.message_ts else [link]
+    return {
+        "company_name": company.name,
+        "software_name": link.platform_name,
+        "command": command_name(IntegrationKey(link.integration_key)),
+        "link_message_ts": link.message_ts,
+        "link_message": {
+            "company_name": company.name,
+            "user_id": link.requested_by,
+            "links": [
+                {
+                    "id": sibling.id,
+                    "software": sibling.integration_key,
+                    "name": sibling.platform_name,
+                    "url": sibling.auth_url,
+                    "expires_at": wire.utc_z(sibling.expires_at),
+                    "state": state if sibling.id == link.id else sibling.state,
+                }
+                for sibling in siblings
+            ],
+        },
+    }
+
+
+def _connection_payload(company: CompanyRecord, connection: Connection) -> dict[str, object]:
+    return {
+        "company_name": company.name,
+        "software_name": connection.platform_name,
+        "status": connection.status.value,
+        "error_message": connection.error.message if connection.error else None,
+        "command": command_name(connection.integration_key),
+    }

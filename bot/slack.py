@@ -1,0 +1,124 @@
+"""Slack as the services see it: the Web API client, the people directory and the notifier.
+
+The client retries Slack's 429s after their ``Retry-After``, 5xx answers and dropped connections
+(slack_sdk's own retry handlers); what still fails becomes ``DeliveryFailed``, permanent where
+trying again cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ports import DeliveryFailed, SlackUser
+from handlers import blocks
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "sync2books_announcement"
+# Errors after which posting to that channel again cannot succeed.
+PERMANENT_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks", "restricted_action"}
+)
+# How far back a re-sender looks for a message it may already have posted.
+HISTORY_LOOKBACK = 200
+
+
+def web_client(token: str, base_url: str) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=3),
+        ]
+    )
+    return client
+
+
+def _error_code(exc: SlackClientError) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "unknown_error"))
+    return type(exc).__name__
+
+
+class SlackDirectory:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def user(self, user_id: str) -> SlackUser:
+        answer = await self._client.users_info(user=user_id)
+        user = answer["user"]
+        return SlackUser(
+            id=user_id,
+            name=user.get("real_name") or user.get("name") or user_id,
+            is_admin=bool(user.get("is_admin")),
+            is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
+        )
+
+    async def channels_of(self, user_id: str) -> list[str]:
+        channels: list[str] = []
+        cursor: str | None = None
+        while True:
+            answer = await self._client.users_conversations(
+                user=user_id, types="public_channel,private_channel,im", limit=200, cursor=cursor, exclude_archived=True
+            )
+            found: list[dict[str, Any]] = answer.get("channels", [])
+            channels += [channel["id"] for channel in found]
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return channels
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
+        text, message_blocks = blocks.announcement(kind, payload)
+        try:
+            answer = await self._client.chat_postMessage(
+                channel=channel_id,
+                text=text,
+                blocks=message_blocks,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+                unfurl_links=False,
+            )
+        except SlackClientError as exc:
+            code = _error_code(exc)
+            raise DeliveryFailed(code, permanent=code in PERMANENT_ERRORS) from None
+        link_message_ts = payload.get("link_message_ts")
+        if link_message_ts and "link_message" in payload:
+            await self._edit_link_message(channel_id, link_message_ts, payload["link_message"])
+        return str(answer["ts"])
+
+    async def _edit_link_message(self, channel_id: str, ts: str, link_message: dict[str, Any]) -> None:
+        """The used or expired link loses its button; a failure here costs only a stale button."""
+        text, message_blocks = blocks.auth_links_message(link_message)
+        try:
+            await self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=message_blocks)
+        except SlackClientError as exc:
+            log.warning("could not update the link message in %s: %s", channel_id, _error_code(exc))
+
+    async def find_delivered(self, channel_id: str, key: str) -> str | None:
+        try:
+            answer = await self._client.conversations_history(
+                channel=channel_id, include_all_metadata=True, limit=HISTORY_LOOKBACK
+            )
+        except SlackClientError as exc:
+            code = _error_code(exc)
+            raise DeliveryFailed(code, permanent=code in PERMANENT_ERRORS) from None
+        messages: list[dict[str, Any]] = answer.get("messages", [])
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+                return str(message["ts"])
+        return None

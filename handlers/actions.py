@@ -1,0 +1,36 @@
+"""Button clicks. A second click of the same button finds the work done and changes nothing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.services import Services
+from handlers import blocks
+from handlers.replies import answering
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.action(blocks.DISCONNECT_CONFIRM)
+    async def disconnect(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user, channel = body["user"]["id"], body["channel"]["id"]
+
+        async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+            await respond(text=text, blocks=message_blocks, replace_original=True, response_type="ephemeral")
+
+        async with answering(reply, "disconnecting"):
+            done = await services.connections.disconnect(user, channel, action["value"])
+            await reply(*blocks.disconnect_done(done.company_name, done.software_name))
+
+    @app.action(blocks.DISCONNECT_CANCEL)
+    async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await respond(delete_original=True)
+
+    @app.action(re.compile(f"^{blocks.AUTH_LINK_ACTION}:"))
+    async def link_opened(ack: AsyncAck) -> None:
+        # A URL button opens the link in the browser by itself; Slack still wants its click acknowledged.
+        await ack()

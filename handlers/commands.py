@@ -1,0 +1,50 @@
+"""``/sync2books`` and its subcommands: ack at once, then hand off to a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from handlers import blocks
+from handlers.replies import answering
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.command("/sync2books")
+    async def sync2books(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        await run(services, command, respond, client)
+
+
+async def run(services: Services, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+    name, _, rest = str(command.get("text") or "").strip().partition(" ")
+    user, channel = command["user_id"], command["channel_id"]
+
+    async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+        await respond(text=text, blocks=message_blocks, response_type="ephemeral")
+
+    async with answering(reply, f"running /sync2books {name}"):
+        match name.lower():
+            case "register":
+                if rest.strip():
+                    await services.companies.register(user, channel, rest, None)
+                else:
+                    await services.companies.check_can_register(user, channel)
+                    await client.views_open(trigger_id=command["trigger_id"], view=blocks.register_modal(channel))
+            case "link":
+                await services.companies.link(user, channel, rest)
+            case "connect":
+                await services.connections.request_links(user, channel, rest)
+            case "connections":
+                company_name, connections = await services.connections.list(channel, user)
+                await reply(*blocks.connections_list(company_name, connections))
+            case "disconnect":
+                prompt = await services.connections.prepare_disconnect(user, channel, rest)
+                await reply(
+                    *blocks.disconnect_confirmation(prompt.company_name, prompt.software_name, prompt.connection_id)
+                )
+            case _:
+                await reply(*blocks.usage())

@@ -1,0 +1,34 @@
+"""Events: the App Home, and the message events the manifest subscribes to.
+
+Bolt acknowledges events before the listener runs; a redelivered event (same ``event_id``) is
+recognised and left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from handlers import blocks
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home" or not await services.deliveries.first_time(f"event:{body['event_id']}"):
+            return
+        companies = await services.home.companies_for(event["user"])
+        await client.views_publish(user_id=event["user"], view=blocks.home_view(companies))
+
+    @app.event("message")
+    async def message(event: dict[str, Any]) -> None:
+        # Receipts shared in channels and direct messages are handled with the expense flow; ordinary
+        # conversation needs no answer from the bot.
+        return
+
+    @app.event("file_shared")
+    async def file_shared(event: dict[str, Any]) -> None:
+        return
