@@ -66,6 +66,12 @@ def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBac
     return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
 
 
+def _signature_headers_present(request: Request) -> bool:
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    return timestamp.isdigit() and signature.startswith("v0=")
+
+
 class Jobs:
     """The scheduled jobs, guarded so that a failing run logs one line and the next run still comes."""
 
@@ -80,6 +86,8 @@ class Jobs:
             self._running.add(task)
             try:
                 await job()
+            except asyncio.CancelledError:
+                log.info("scheduled job %s stopped at shutdown; its work is picked up at the next start", job_id)
             except Exception as exc:
                 log.error("scheduled job %s failed: %s: %s", job_id, type(exc).__name__, exc)
                 log.debug("details", exc_info=True)
@@ -109,7 +117,11 @@ class Jobs:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._running:
-            await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
+            _, late = await asyncio.wait(self._running, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=SHUTDOWN_GRACE_SECONDS)
 
 
 class BotRuntime:
@@ -162,6 +174,9 @@ class BotRuntime:
 
             @app.post("/slack/events")
             async def slack_events(request: Request) -> Response:
+                if not _signature_headers_present(request):
+                    # Bolt verifies the signature itself, but a malformed header would reach it as a 500.
+                    return JSONResponse({"error": "invalid_request"}, status_code=401)
                 return await slack_handler.handle(request)
 
         @app.get("/healthz")

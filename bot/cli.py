@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Every request would otherwise be a log line; warnings and errors still show.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         if args.command == "sandbox":
             _run_sandbox(args)
