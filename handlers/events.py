@@ -25,10 +25,11 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.event("message")
     async def message(event: dict[str, Any]) -> None:
-        # Receipts shared in channels and direct messages are handled with the expense flow; ordinary
-        # conversation needs no answer from the bot.
+        # Subscribed for receipts, which the expense flow will take from here; ordinary conversation
+        # needs no answer from the bot.
         return
 
     @app.event("file_shared")
     async def file_shared(event: dict[str, Any]) -> None:
+        # Likewise for receipts; acknowledged (by Bolt) so that Slack does not deliver it again.
         return

@@ -124,7 +124,7 @@ class CompanyService:
         try:
             company = await self._backend.get_company(company_id.strip())
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "looking up that company") from exc
+            raise backend_trouble(exc, self._backend.name, "looking up that company", "that company") from exc
         if not await self._adopt(company, user_id, channel_id, kind="company_linked"):
             await self._refuse_if_linked(channel_id)
         return LinkedCompany(company.id, company.name)

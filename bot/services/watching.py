@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.backend import ExpenseSyncBackend
 from bot.services.connections import _record, signature
@@ -24,6 +24,7 @@ from sync2books.models import Connection, ConnectionStatus, IntegrationKey
 log = logging.getLogger(__name__)
 
 MAX_SKIPPED_CYCLES = 32
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -61,6 +62,9 @@ class ConnectionWatcher:
         """One look at every linked company; answers how many messages it came to owe."""
         async with self._db.session() as session:
             companies = await Companies(session).watched()
+            pending: dict[str, list[AuthLinkRecord]] = {}
+            for link in await AuthLinks(session).pending():
+                pending.setdefault(link.company_id, []).append(link)
         owed = 0
         for company in companies:
             if not self._backoff.due(company.id):
@@ -72,19 +76,20 @@ class ConnectionWatcher:
                 log.warning("could not look at %s's connections (%s); trying again later", company.name, exc)
                 continue
             self._backoff.succeeded(company.id)
-            owed += await self._record(company, connections)
+            owed += await self._record(company, connections, pending.get(company.id, []))
         if owed:
             self._kick()
         return owed
 
-    async def _record(self, company: CompanyRecord, connections: list[Connection]) -> int:
+    async def _record(
+        self, company: CompanyRecord, connections: list[Connection], pending: list[AuthLinkRecord]
+    ) -> int:
         now = utcnow()
         owed = 0
         async with self._db.session() as session:
             announcements = Announcements(session)
             links = AuthLinks(session)
             channels = await Companies(session).channels_of(company.id)
-            pending = [link for link in await links.pending() if link.company_id == company.id]
             completed_by_link: set[str] = set()
             for link in pending:
                 used = _connection_for(link, connections)
@@ -140,9 +145,7 @@ def _connection_for(link: AuthLinkRecord, connections: list[Connection]) -> Conn
 
 def _minus_skew(moment: datetime) -> datetime:
     """The service's clock may run a little behind ours; a connection made just after the link still counts."""
-    from datetime import timedelta
-
-    return moment - timedelta(minutes=5)
+    return moment - CLOCK_SKEW
 
 
 async def _link_payload(
