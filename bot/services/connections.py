@@ -32,6 +32,10 @@ def signature(connection: Connection) -> str:
     return f"{connection.id}@{wire.utc_z(connection.updated_at)}"
 
 
+# The stored status of a connection the bot is unlinking right now: its own change, not news.
+DISCONNECTING = "DISCONNECTING"
+
+
 @dataclass(frozen=True)
 class DisconnectPrompt:
     """What to ask before unlinking: the company, the software and the connection's id."""
@@ -142,21 +146,25 @@ class ConnectionService:
         return DisconnectPrompt(name, connection.id, connection.platform_name)
 
     async def disconnect(self, user_id: str, channel_id: str, connection_id: str) -> DisconnectPrompt:
-        """Unlink the connection and owe the channel the news; a second click changes nothing."""
+        """Unlink the connection and owe the channel the news; a second click changes nothing.
+
+        The intent is recorded before the API is asked (status DISCONNECTING), so a watcher that looks in
+        between knows the change is ours and leaves the news to this message.
+        """
         company = await self._companies.resolve(channel_id, user_id)
         await self._access.require_admin(user_id, "disconnect accounting software")
+        before = await self._mark_disconnecting(company.id, connection_id)
         try:
             connection = await self._backend.disconnect(company.id, connection_id)
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "disconnecting the connection") from exc
+            if before is not None:
+                async with self._db.session() as session:
+                    await Connections(session).change_status(connection_id, DISCONNECTING, before, None)
+            raise backend_trouble(exc, self._backend.name, "disconnecting the connection", "that connection") from exc
         async with self._db.session() as session:
             connections = Connections(session)
-            known = await connections.get(connection.id)
-            if known is None:
+            if not await connections.change_status(connection.id, DISCONNECTING, connection.status.value, None):
                 await connections.record_new(_record(connection))
-            else:
-                # Recorded here, so the watcher does not report our own unlinking as news.
-                await connections.change_status(connection.id, known.status, connection.status.value, None)
             payload = {
                 "company_name": company.name,
                 "software_name": connection.platform_name,
@@ -167,6 +175,18 @@ class ConnectionService:
             await Announcements(session).owe(key, channel_id, "disconnected_by_user", payload)
         self._kick()
         return DisconnectPrompt(company.name, connection.id, connection.platform_name)
+
+    async def _mark_disconnecting(self, company_id: str, connection_id: str) -> str | None:
+        """Mark a known connection DISCONNECTING; answers the status it had (None if unknown or already gone)."""
+        async with self._db.session() as session:
+            connections = Connections(session)
+            known = await connections.get(connection_id)
+            if known is None or known.company_id != company_id or known.status == ConnectionStatus.DISCONNECTED:
+                return None
+            if known.status == DISCONNECTING:
+                return ConnectionStatus.CONNECTED.value
+            await connections.change_status(connection_id, known.status, DISCONNECTING, known.error_message)
+            return known.status
 
 
 def _record(connection: Connection) -> ConnectionRecord:

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.backend import ExpenseSyncBackend
-from bot.services.connections import _record, signature
+from bot.services.connections import DISCONNECTING, _record, signature
 from bot.software import command_name
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
-from storage.tables import AuthLinkRecord, CompanyRecord, utcnow
+from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
 from sync2books.models import Connection, ConnectionStatus, IntegrationKey
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_SKIPPED_CYCLES = 32
 CLOCK_SKEW = timedelta(minutes=5)
+ABANDONED_DISCONNECT = timedelta(minutes=2)
 
 
 @dataclass
@@ -117,6 +120,9 @@ class ConnectionWatcher:
                     continue
                 if record.status == connection.status.value:
                     continue
+                if record.status == DISCONNECTING:
+                    await self._settle_disconnecting(session, record, connection, now)
+                    continue
                 error = connection.error.message if connection.error else None
                 if not await Connections(session).change_status(connection.id, record.status, connection.status, error):
                     continue
@@ -129,6 +135,17 @@ class ConnectionWatcher:
                 for channel in channels:
                     owed += await announcements.owe(key, channel, kind, payload)
         return owed
+
+    @staticmethod
+    async def _settle_disconnecting(
+        session: AsyncSession, record: ConnectionRecord, connection: Connection, now: datetime
+    ) -> None:
+        """Our own unlinking: record where it ended, silently (the person who unlinked it was told)."""
+        if connection.status != ConnectionStatus.CONNECTED:
+            await Connections(session).change_status(record.id, DISCONNECTING, connection.status.value, None)
+        elif now - record.observed_at > ABANDONED_DISCONNECT:
+            # The unlinking never reached the service (the bot stopped in between): it is still connected.
+            await Connections(session).change_status(record.id, DISCONNECTING, connection.status.value, None)
 
 
 def _connection_for(link: AuthLinkRecord, connections: list[Connection]) -> Connection | None:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus, IntegrationKey
-from tests.support.bot import ADMIN, CHANNEL, RunningBot
+from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
+from tests.support.databases import postgres_database
 from tests.support.fake_slack import FakeSlack, text_of
-from tests.support.sandbox import authorize
+from tests.support.sandbox import SandboxServer, authorize
 
 
 async def test_register_connect_authorize_and_disconnect(
     bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
 ) -> None:
+    await journey(bot, fake_slack, client)
+
+
+async def test_the_journey_on_postgresql(fake_slack: FakeSlack, sandbox: SandboxServer, client: SandboxClient) -> None:
+    async with postgres_database() as url:
+        with RunningBot(bot_settings(fake_slack, url, sandbox.url), fake_slack) as bot:
+            await journey(bot, fake_slack, client)
+
+
+async def journey(bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient) -> None:
     registered = await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
     assert registered.status_code == 200
     (announcement,) = await fake_slack.wait_for("chat.postMessage")
