@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotRuntime, build_backend
-from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
+from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, ConfigError, Settings
 from bot.slack import web_client
 from storage.db import Database
 from sync2books.errors import Sync2BooksAPIError, Sync2BooksError
@@ -22,6 +23,19 @@ from sync2books.sandbox.app import Sandbox
 from sync2books.sandbox.server import bind_socket
 
 log = logging.getLogger(__name__)
+
+
+async def open_socket_url(slack: AsyncWebClient, app_token: str) -> str:
+    """A Socket Mode URL for the app-level token, or ConfigError saying Slack refused it."""
+    try:
+        answer = await slack.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error")
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN ({error}): use the app-level token (xapp-…) with the "
+            "connections:write scope, and switch Socket Mode on for the app."
+        ) from None
+    return str(answer["url"])
 
 
 class _Server(uvicorn.Server):
@@ -59,7 +73,10 @@ class BotServer:
         try:
             if settings.socket_mode:
                 assert settings.slack_app_token is not None
-                socket_mode = AsyncSocketModeHandler(self.runtime.bolt, settings.slack_app_token.get_secret_value())
+                app_token = settings.slack_app_token.get_secret_value()
+                socket_mode = AsyncSocketModeHandler(self.runtime.bolt, app_token)
+                # Asked once here: slack_sdk would retry a refused app token forever, deaf to SIGTERM.
+                socket_mode.client.wss_uri = await open_socket_url(self.runtime.slack, app_token)
                 await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
             while not self._server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no event
@@ -123,6 +140,14 @@ async def check(settings: Settings, say: Callable[[str], None] = print) -> bool:
         )
     except OSError as exc:
         report(False, f"Slack could not be reached at {settings.slack_api_url} ({exc.strerror or exc}).")
+    if settings.slack_app_token is not None:
+        try:
+            await open_socket_url(slack, settings.slack_app_token.get_secret_value())
+            report(True, "Slack Socket Mode: the app-level token opens a connection")
+        except ConfigError as exc:
+            report(False, str(exc))
+        except (SlackClientError, OSError) as exc:
+            report(False, f"Slack Socket Mode could not be reached ({type(exc).__name__}).")
 
     sandbox = Sandbox(DATA_DIR / "sandbox.sqlite3") if settings.embedded_sandbox else None
     backend = build_backend(settings, sandbox)

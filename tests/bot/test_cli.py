@@ -192,6 +192,26 @@ async def test_a_start_without_a_token_is_one_sentence_not_a_traceback(tmp_path:
     assert bad_port.stderr.strip() == "sync2books-bot: PORT must be a number from 0 to 65535, not 'x'."
 
 
+async def test_a_refused_app_token_stops_the_start_in_one_sentence(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": "xapp-1-not-ours",
+        "SLACK_API_URL": fake_slack.api_url,
+        "PORT": "0",
+    }
+    started = await asyncio.to_thread(run_cli, "run", cwd=tmp_path, **env)
+    assert started.returncode == 2
+    assert started.stderr.strip().endswith(
+        "sync2books-bot: Slack refused SLACK_APP_TOKEN (invalid_auth): use the app-level token (xapp-…) with the "
+        "connections:write scope, and switch Socket Mode on for the app."
+    )
+    assert "Traceback" not in started.stderr
+    assert "xapp-1-not-ours" not in started.stderr
+    checked = await asyncio.to_thread(run_cli, "check", cwd=tmp_path, **env)
+    assert checked.returncode == 1
+    assert "FAIL  Slack refused SLACK_APP_TOKEN (invalid_auth)" in checked.stdout
+
+
 async def test_db_upgrade_applies_the_migrations(tmp_path: Path) -> None:
     result = await asyncio.to_thread(run_cli, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -9,10 +9,12 @@ from tests.support.bot import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, RunningBot
 from tests.support.fake_slack import FakeSlack, text_of
 
 
-async def reply_to(bot: RunningBot, fake: FakeSlack, text: str, *, user: str = ADMIN, channel: str = CHANNEL) -> str:
+async def reply_to(
+    bot: RunningBot, fake: FakeSlack, text: str, *, user: str = ADMIN, channel: str = CHANNEL, wait: float = 5.0
+) -> str:
     sent = await bot.sender.command(text, user_id=user, channel_id=channel)
     assert sent.status_code == 200
-    (answer,) = await fake.wait_for_responses(sent.response_key)
+    (answer,) = await fake.wait_for_responses(sent.response_key, timeout=wait)
     assert answer.get("response_type", "ephemeral") == "ephemeral"
     return text_of(answer)
 
@@ -147,6 +149,7 @@ async def test_the_sandbox_being_down_is_said_plainly(
 ) -> None:
     await registered(bot, fake_slack)
     await client.configure_sandbox(error_rate=1.0)
-    answer = await reply_to(bot, fake_slack, "connections", user=MEMBER)
+    # The client retries four times with backoff before the bot gives up and says so: up to ~8 s.
+    answer = await reply_to(bot, fake_slack, "connections", user=MEMBER, wait=20)
     await client.configure_sandbox(error_rate=0.0)
     assert "Sync2Books could not be reached while listing the connections. Nothing was changed" in answer

@@ -3,6 +3,11 @@
 The bot's real ``AsyncWebClient`` points at ``FakeSlack.api_url``; the fake answers as Slack does (shapes, error
 codes, block limits, 429s) and keeps what a user would see — messages, threads, ephemerals, modals, App Home — so
 tests can assert on that rather than on call counts alone.
+
+Socket Mode too: ``apps.connections.open`` (app-level token only) hands out a ``ws://`` URL the fake serves; the
+fake greets with Slack's ``hello``, ``socket_send`` pushes envelopes down the socket and ``wait_for_socket_ack``
+returns what the app acknowledged. The socket lives on the fake's own loop; those methods are safe to await from
+the test's loop.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -28,7 +34,8 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from sync2books.sandbox.server import bind_socket, url_of
 
@@ -40,6 +47,7 @@ BOT_USER_ID = "UBOT"
 BOT_NAME = "sync2books"
 BOT_ID = "B0001"
 APP_ID = "A0001"
+APP_TOKEN = "xapp-1-test-app-token"
 
 # Fields Slack documents as "a JSON-based ... presented as a URL-encoded string" when sent form-encoded.
 JSON_STRING_FIELDS = ("blocks", "metadata", "view", "attachments")
@@ -47,6 +55,10 @@ JSON_STRING_FIELDS = ("blocks", "metadata", "view", "attachments")
 TRIGGER_TTL_SECONDS = 3.0
 # Our builders put the issue time (epoch ms) first in a trigger_id; anything smaller is a hand-made id, not checked.
 _EPOCH_MS_FLOOR = 1_000_000_000_000
+# The methods that take the app-level token (xapp-…), and only it; every other method wants the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+# What Socket Mode delivers in an envelope's "type".
+ENVELOPE_TYPES = frozenset({"slash_commands", "interactive", "events_api"})
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
@@ -167,8 +179,15 @@ def _collect_text(node: Any, parts: list[str]) -> None:
 class FakeSlack:
     """Starts in ``__enter__``, stops in ``__exit__``; ``api_url`` is the base URL to give slack_sdk."""
 
-    def __init__(self, *, valid_tokens: Iterable[str] = (BOT_TOKEN,), trigger_ttl: float | None = TRIGGER_TTL_SECONDS):
+    def __init__(
+        self,
+        *,
+        valid_tokens: Iterable[str] = (BOT_TOKEN,),
+        valid_app_tokens: Iterable[str] = (APP_TOKEN,),
+        trigger_ttl: float | None = TRIGGER_TTL_SECONDS,
+    ):
         self.valid_tokens: set[str] = set(valid_tokens)
+        self.valid_app_tokens: set[str] = set(valid_app_tokens)
         # None turns off the expired_trigger_id check, e.g. when stepping through a test in a debugger.
         self.trigger_ttl = trigger_ttl
         self._lock = threading.Lock()
@@ -186,6 +205,14 @@ class FakeSlack:
         self._injections: dict[str, list[_Injection]] = {}
         self._ts_micros = 1_700_000_000_000_000
         self._view_serial = 0
+        # Socket Mode. The websockets themselves are touched only on the fake's loop; the rest under the lock.
+        self._socket_tickets: set[str] = set()  # ids handed out by apps.connections.open, not yet connected
+        self._sockets: dict[str, WebSocket] = {}  # open connections, oldest first
+        self._sockets_opened = 0
+        self._socket_close_codes: list[int] = []  # how each connection ended, as the fake saw it
+        self._socket_received: list[str] = []  # every text frame the app sent, as sent
+        self._acks: dict[str, Json] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.add_user(BOT_USER_ID, name=BOT_NAME, real_name="Sync2Books", is_bot=True)
 
         self._handlers: dict[str, Handler] = {
@@ -204,12 +231,14 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "files.info": self._files_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         app = Starlette(
             routes=[
                 Route("/api/{method}", self._api, methods=["GET", "POST"]),
                 Route("/response/{key}", self._response_url, methods=["POST"]),
                 Route("/files-pri/{team_file}/{rest:path}", self._file_download, methods=["GET"]),
+                WebSocketRoute("/socket/{socket_id}", self._socket),
             ]
         )
         self._sock = bind_socket("127.0.0.1", 0)
@@ -222,9 +251,13 @@ class FakeSlack:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._sock])
+
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            asyncio.run(self._serve())
         except BaseException as exc:  # reported to the test in __enter__/__exit__
             self._failure = exc
 
@@ -239,6 +272,12 @@ class FakeSlack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        loop = self._loop
+        if loop is not None and self._thread.is_alive() and self.socket_connected:
+            # Going away (1001), as a server that shuts down says; otherwise uvicorn would answer 1012 (restart).
+            closing = asyncio.run_coroutine_threadsafe(self._close_sockets(1001), loop)
+            with contextlib.suppress(Exception):
+                closing.result(timeout=5)
         self._server.should_exit = True
         self._thread.join(timeout=15)
         self._sock.close()
@@ -447,6 +486,117 @@ class FakeSlack:
                 )
             await asyncio.sleep(0.01)
 
+    # --- Socket Mode -----------------------------------------------------------------------------------------
+
+    @property
+    def socket_connected(self) -> bool:
+        """Whether an app holds a Socket Mode connection (greeted with ``hello``) right now."""
+        with self._lock:
+            return bool(self._sockets)
+
+    @property
+    def sockets_opened(self) -> int:
+        """How many Socket Mode connections have been opened in all, reconnections included."""
+        with self._lock:
+            return self._sockets_opened
+
+    @property
+    def socket_close_codes(self) -> list[int]:
+        """The close code of each connection that has ended, in order: 1000 when the app closed it cleanly."""
+        with self._lock:
+            return list(self._socket_close_codes)
+
+    @property
+    def socket_received(self) -> list[str]:
+        """Every text frame apps sent over Socket Mode, as sent, oldest first."""
+        with self._lock:
+            return list(self._socket_received)
+
+    async def wait_for_socket(self, timeout: float = 5.0, *, connected: bool = True) -> None:
+        """Until an app is connected (or, with ``connected=False``, until no connection is left open)."""
+        deadline = time.monotonic() + timeout
+        while self.socket_connected != connected:
+            if time.monotonic() >= deadline:
+                state = "open" if connected else "closed"
+                raise AssertionError(
+                    f"no Socket Mode connection was {state} within {timeout} s; "
+                    f"apps.connections.open calls: {[c.error or 'ok' for c in self.calls_to('apps.connections.open')]}"
+                )
+            await asyncio.sleep(0.01)
+
+    async def socket_send(self, envelope_type: str, payload: Json, *, accepts_response_payload: bool = False) -> str:
+        """Deliver ``payload`` over the newest Socket Mode connection, as Slack would; returns the envelope_id.
+
+        ``envelope_type`` is "slash_commands" (payload: the command's fields, as the HTTP form has them),
+        "interactive" (the interactivity payload itself) or "events_api" (the whole event_callback body).
+        """
+        if envelope_type not in ENVELOPE_TYPES:
+            raise ValueError(f"Socket Mode has no envelope type {envelope_type!r}; use one of {sorted(ENVELOPE_TYPES)}")
+        envelope_id = str(uuid.uuid4())
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": copy.deepcopy(payload),
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        await self._on_fake_loop(self._send_on_socket(json.dumps(envelope)))
+        return envelope_id
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Slack's ``disconnect`` message on the newest connection: the app is to open a new one (the fake leaves
+        the old one for the app to close, as Slack does for a while)."""
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+        await self._on_fake_loop(self._send_on_socket(json.dumps(message)))
+
+    async def close_sockets(self, code: int = 1001) -> None:
+        """Close every Socket Mode connection from Slack's side (1001: going away), e.g. to test reconnecting."""
+        await self._on_fake_loop(self._close_sockets(code))
+
+    async def wait_for_socket_ack(self, envelope_id: str, timeout: float = 5.0) -> Json:
+        """The message the app sent back for the envelope: ``{"envelope_id": …}``, plus ``"payload"`` if any."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                ack = self._acks.get(envelope_id)
+                if ack is not None:
+                    return copy.deepcopy(ack)
+                acked = list(self._acks)
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"no acknowledgement of envelope {envelope_id} within {timeout} s; acknowledged: {acked or 'none'}"
+                )
+            await asyncio.sleep(0.01)
+
+    async def _on_fake_loop(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the fake's loop, where the websockets live, from whichever loop the caller is on."""
+        loop = self._loop
+        if loop is None or not self._thread.is_alive():
+            work.close()
+            raise RuntimeError("the fake Slack is not running")
+        if asyncio.get_running_loop() is loop:
+            await work
+        else:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+
+    async def _send_on_socket(self, text: str) -> None:
+        with self._lock:
+            newest = next(reversed(self._sockets.values()), None)
+        if newest is None:
+            raise AssertionError("no Socket Mode connection is open: did the app call apps.connections.open?")
+        try:
+            await newest.send_text(text)
+        except Exception as exc:  # the socket closed under us: uvicorn and Starlette raise several kinds
+            raise AssertionError(f"the Socket Mode connection closed before the message went out: {exc!r}") from exc
+
+    async def _close_sockets(self, code: int) -> None:
+        with self._lock:
+            sockets = list(self._sockets.values())
+        for websocket in sockets:
+            with contextlib.suppress(Exception):  # already closing from the other side
+                await websocket.close(code=code)
+
     # --- HTTP routes -----------------------------------------------------------------------------------------
 
     async def _api(self, request: Request) -> Response:
@@ -462,10 +612,8 @@ class FakeSlack:
         status = 200
         rate_limited = False
         with self._lock:
-            if token is None:
-                answer: Json = {"ok": False, "error": "not_authed"}
-            elif token not in self.valid_tokens:
-                answer = {"ok": False, "error": "invalid_auth"}
+            if refusal := self._token_problem(token, method):
+                answer: Json = {"ok": False, "error": refusal}
             elif encoding == "invalid":
                 answer = {"ok": False, "error": "invalid_json"}
             elif injection := self._take_injection(method):
@@ -504,7 +652,73 @@ class FakeSlack:
         disposition = f'attachment; filename="{stored.name}"'
         return Response(stored.content, media_type=stored.mimetype, headers={"Content-Disposition": disposition})
 
+    async def _socket(self, websocket: WebSocket) -> None:
+        socket_id = websocket.path_params["socket_id"]
+        with self._lock:
+            issued = socket_id in self._socket_tickets
+            self._socket_tickets.discard(socket_id)  # a URL from apps.connections.open is good for one connection
+        if not issued:
+            await websocket.close(code=1008)  # before accepting: the handshake is refused with 403
+            return
+        await websocket.accept()
+        with self._lock:
+            count = len(self._sockets) + 1
+        hello = {
+            "type": "hello",
+            "num_connections": count,
+            "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": APP_ID},
+        }
+        code = 1006
+        try:
+            await websocket.send_text(json.dumps(hello))
+            # Only now is it open for envelopes: Slack sends nothing before hello.
+            with self._lock:
+                self._sockets[socket_id] = websocket
+                self._sockets_opened += 1
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    code = int(message.get("code") or 1005)
+                    break
+                text = message.get("text")
+                if text is None:
+                    text = (message.get("bytes") or b"").decode(errors="replace")
+                self._socket_message(text)
+        except Exception:  # noqa: S110 - a dropped connection is how a socket may end; its code says so
+            pass
+        finally:
+            with self._lock:
+                self._sockets.pop(socket_id, None)
+                self._socket_close_codes.append(code)
+
+    def _socket_message(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        with self._lock:
+            self._socket_received.append(text)
+            if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
+                self._acks.setdefault(message["envelope_id"], message)
+
     # --- Web API methods (called with the lock held) ---------------------------------------------------------
+
+    def _token_problem(self, token: str | None, method: str) -> str | None:
+        """Slack's answer to the wrong token: none, an unknown one, or a real token of the wrong kind."""
+        if token is None:
+            return "not_authed"
+        app_level = method in APP_TOKEN_METHODS
+        if token in self.valid_app_tokens:
+            return None if app_level else "not_allowed_token_type"
+        if token in self.valid_tokens:
+            return "not_allowed_token_type" if app_level else None
+        return "invalid_auth"
+
+    def _apps_connections_open(self, params: Json) -> Json:
+        socket_id = secrets.token_urlsafe(16)
+        self._socket_tickets.add(socket_id)
+        return {"ok": True, "url": f"ws{self.url.removeprefix('http')}/socket/{socket_id}"}
 
     def _auth_test(self, params: Json) -> Json:
         return {
