@@ -30,12 +30,17 @@ from bot.services.announcements import AnnouncementSender
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLog
+from bot.services.expense_messages import ExpenseMessages
+from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
+from bot.services.receipts import ReceiptService
+from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
-from bot.slack import SlackDirectory, SlackNotifier, web_client
+from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
 from handlers import register_all
 from storage.db import Database
+from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
 from sync2books.sandbox.app import Sandbox
 
@@ -52,6 +57,7 @@ class _QuietAboutOurClient(logging.Filter):
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietAboutOurClient())
 
 SEND_EVERY_SECONDS = 1.0
+REFERENCE_REFRESH_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -140,16 +146,36 @@ class BotRuntime:
         def kick() -> None:
             self.jobs.run_soon("send_announcements")
 
+        def kick_expenses() -> None:
+            self.jobs.run_soon("send_expenses")
+            kick()
+
+        def kick_receipts() -> None:
+            self.jobs.run_soon("upload_receipts")
+
+        notifier = SlackNotifier(self.slack)
         companies = CompanyService(self.db, self.backend, access, directory, kick)
+        self.reference = ReferenceData(self.db, self.backend)
+        messages = ExpenseMessages(self.db, notifier)
+        files = SlackFiles(self.slack, settings.slack_bot_token.get_secret_value())
         self.services = Services(
             access=access,
             companies=companies,
             connections=ConnectionService(self.db, self.backend, access, companies, kick),
             home=HomeService(self.db, directory),
             deliveries=DeliveryLog(self.db),
+            expenses=ExpenseService(self.db, self.backend, companies, self.reference, kick_expenses),
+            receipts=ReceiptService(self.db, self.backend, files, kick, kick_receipts),
+            reference=self.reference,
         )
+        self.outbox = ExpenseOutbox(self.db, self.backend, messages.refresh, kick_receipts)
         self.watcher = ConnectionWatcher(self.db, self.backend, kick)
-        self.sender = AnnouncementSender(self.db, SlackNotifier(self.slack))
+        self.sender = AnnouncementSender(
+            self.db,
+            notifier,
+            prepare={"expense_submitted": messages.prepare},
+            after_send={"expense_submitted": messages.after_send},
+        )
         self.bolt = AsyncApp(
             client=self.slack,
             signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -194,11 +220,21 @@ class BotRuntime:
         interval = self.settings.poll_interval_seconds
         self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
         self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
+        self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, "send_expenses")
+        self.jobs.every(interval, self.outbox.follow_batches, "follow_expense_batches")
+        self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, "upload_receipts")
+        self.jobs.every(REFERENCE_REFRESH_SECONDS, self._refresh_reference, "refresh_reference_data")
         self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")
         self.jobs.scheduler.start()
 
+    async def _refresh_reference(self) -> None:
+        async with self.db.session() as session:
+            connected = await Connections(session).connected()
+        await self.reference.refresh_stale([record.id for record in connected])
+
     async def stop(self) -> None:
         await self.jobs.stop()
+        await self.reference.settle()
         await self.backend.aclose()
         if self.sandbox is not None:
             await self.sandbox.stop()

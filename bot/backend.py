@@ -7,16 +7,32 @@ are the typed errors of ``sync2books.errors`` whichever service answers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from sync2books.client import Sync2BooksClient
-from sync2books.models import AuthUrl, Company, Connection, IntegrationKey
+from sync2books.models import (
+    REFERENCE_MODELS,
+    Attachment,
+    AuthUrl,
+    Company,
+    CompanyConfig,
+    Connection,
+    Expense,
+    ExpensesAccepted,
+    IntegrationKey,
+    ReferenceKind,
+    SyncBatch,
+    WireModel,
+)
 
 
 class ExpenseSyncBackend(Protocol):
-    """Companies, authorization links and connections (expenses and batches join in later issues)."""
+    """Companies, authorization links, connections, reference data, defaults, expenses, receipts, batches."""
 
     name: str
+    # The expense types this service accepts, in the order the modal offers them.
+    expense_types: tuple[str, ...]
 
     async def create_company(self, name: str, description: str | None) -> Company: ...
 
@@ -28,6 +44,22 @@ class ExpenseSyncBackend(Protocol):
 
     async def disconnect(self, company_id: str, connection_id: str) -> Connection: ...
 
+    async def reference(self, connection_id: str, kind: ReferenceKind) -> list[WireModel]:
+        """The whole list (every page) of one kind of reference data."""
+        ...
+
+    async def company_config(self, company_id: str) -> CompanyConfig: ...
+
+    async def create_expenses(self, connection_id: str, expenses: Sequence[Expense]) -> ExpensesAccepted:
+        """Queue 1–50 expenses as one batch; idempotent by expense id."""
+        ...
+
+    async def sync_batch(self, sync_batch_id: str) -> SyncBatch: ...
+
+    async def upload_attachment(
+        self, connection_id: str, expense_id: str, file_name: str, content: bytes, content_type: str
+    ) -> Attachment: ...
+
     async def ping(self) -> str:
         """A cheap authenticated call; answers a line saying what answered."""
         ...
@@ -37,6 +69,7 @@ class ExpenseSyncBackend(Protocol):
 
 class Sync2BooksBackend:
     name = "Sync2Books"
+    expense_types: tuple[str, ...] = ("Payment", "DirectCost")
 
     def __init__(self, client: Sync2BooksClient) -> None:
         self.client = client
@@ -55,6 +88,23 @@ class Sync2BooksBackend:
 
     async def disconnect(self, company_id: str, connection_id: str) -> Connection:
         return await self.client.disconnect(company_id, connection_id)
+
+    async def reference(self, connection_id: str, kind: ReferenceKind) -> list[WireModel]:
+        return list(await self.client.all_reference(connection_id, kind, REFERENCE_MODELS[kind]))
+
+    async def company_config(self, company_id: str) -> CompanyConfig:
+        return await self.client.get_company_config(company_id)
+
+    async def create_expenses(self, connection_id: str, expenses: Sequence[Expense]) -> ExpensesAccepted:
+        return await self.client.create_expenses(connection_id, expenses)
+
+    async def sync_batch(self, sync_batch_id: str) -> SyncBatch:
+        return await self.client.get_sync_batch(sync_batch_id)
+
+    async def upload_attachment(
+        self, connection_id: str, expense_id: str, file_name: str, content: bytes, content_type: str
+    ) -> Attachment:
+        return await self.client.upload_attachment(connection_id, expense_id, file_name, content, content_type)
 
     async def ping(self) -> str:
         page = await self.client.list_companies(page=1, page_size=1)

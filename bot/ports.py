@@ -25,6 +25,32 @@ class Directory(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SlackFile:
+    id: str
+    name: str
+    mimetype: str
+    size: int
+    download_url: str
+
+
+class FileUnavailable(Exception):
+    """A Slack file that could not be had; ``permanent`` when asking again cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Files(Protocol):
+    async def info(self, file_id: str) -> SlackFile: ...
+
+    async def download(self, file: SlackFile) -> bytes:
+        """The file's bytes, fetched with the bot token; raises FileUnavailable (a sign-in page is not a file)."""
+        ...
+
+
 class DeliveryFailed(Exception):
     """A message Slack would not take; ``permanent`` when trying again cannot help (channel gone)."""
 
@@ -43,4 +69,8 @@ class Notifier(Protocol):
 
     async def find_delivered(self, channel_id: str, key: str) -> str | None:
         """The ts of a message already stamped with ``key`` in the channel, if one was posted."""
+        ...
+
+    async def update(self, kind: str, channel_id: str, ts: str, payload: dict[str, Any]) -> None:
+        """Rewrite a message the bot posted (an expense's, as its status moves); failures are only logged."""
         ...

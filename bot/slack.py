@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ports import DeliveryFailed, SlackUser
+from bot.ports import DeliveryFailed, FileUnavailable, SlackFile, SlackUser
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class SlackNotifier:
 
     async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
         text, message_blocks = blocks.announcement(kind, payload)
+        thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
         try:
             answer = await self._client.chat_postMessage(
                 channel=channel_id,
@@ -91,6 +93,7 @@ class SlackNotifier:
                 blocks=message_blocks,
                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
                 unfurl_links=False,
+                **thread,
             )
         except SlackClientError as exc:
             code = _error_code(exc)
@@ -122,3 +125,63 @@ class SlackNotifier:
             if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
                 return str(message["ts"])
         return None
+
+    async def update(self, kind: str, channel_id: str, ts: str, payload: dict[str, Any]) -> None:
+        text, message_blocks = blocks.announcement(kind, payload)
+        try:
+            await self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=message_blocks)
+        except SlackClientError as exc:
+            log.warning("could not update a %s message in %s: %s", kind, channel_id, _error_code(exc))
+
+
+class SlackFiles:
+    """files.info and the download behind it. Without the token Slack answers a sign-in page with 200,
+    which must never be taken for a receipt."""
+
+    def __init__(self, client: AsyncWebClient, token: str) -> None:
+        self._client = client
+        self._token = token
+
+    async def info(self, file_id: str) -> SlackFile:
+        try:
+            answer = await self._client.files_info(file=file_id)
+        except SlackClientError as exc:
+            code = _error_code(exc)
+            raise FileUnavailable(
+                f"Slack could not describe the file ({code})", permanent=code == "file_not_found"
+            ) from None
+        file = answer["file"]
+        return SlackFile(
+            id=file_id,
+            name=str(file.get("name") or file.get("title") or "receipt"),
+            mimetype=str(file.get("mimetype") or "application/octet-stream").split(";")[0].lower(),
+            size=int(file.get("size") or 0),
+            download_url=str(file.get("url_private_download") or file.get("url_private") or ""),
+        )
+
+    async def download(self, file: SlackFile) -> bytes:
+        if not file.download_url:
+            raise FileUnavailable("Slack gave no download address for the file", permanent=True)
+        headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
+                response = await http.get(file.download_url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise FileUnavailable(f"the download from Slack failed ({type(exc).__name__})", permanent=False) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise FileUnavailable(f"Slack answered {response.status_code} to the download", permanent=False)
+        content = response.content
+        declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.status_code != 200 or declared == "text/html" or _looks_like_html(content):
+            # Retrying will not help: the token is refused for downloads (is the files:read scope missing?).
+            raise FileUnavailable(
+                "Slack sent a sign-in page instead of the file (the app may lack the files:read scope)", permanent=True
+            )
+        if len(content) > 10 * 1024 * 1024:
+            raise FileUnavailable("the file is larger than 10 MB", permanent=True)
+        return content
+
+
+def _looks_like_html(content: bytes) -> bool:
+    head = content[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, commands, events, views
+from handlers import actions, commands, events, expenses, views
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
@@ -13,3 +13,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
     views.register(app, services)
     actions.register(app, services)
     events.register(app, services)
+    expenses.register(app, services)

@@ -62,6 +62,7 @@ SUBCOMMANDS: Sequence[tuple[str, str]] = (
     ("connect [software]", f"admins: post the link that connects accounting software ({valid_names()})"),
     ("connections", "the company's connections and their status"),
     ("disconnect <software or connection id>", "admins: unlink accounting software (asks first)"),
+    ("expense", "submit an expense, with receipts, to the company's books"),
 )
 
 
@@ -295,6 +296,21 @@ def home_view(companies: Sequence[HomeCompany]) -> dict[str, Any]:
             blocks.append(mrkdwn("\n".join(lines)))
         else:
             blocks.append(context("No accounting software connected yet: `/sync2books connect` in its channel."))
+    if companies:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "home_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": NEW_EXPENSE_BUTTON,
+                        "text": plain("New expense"),
+                        "style": "primary",
+                    }
+                ],
+            }
+        )
     blocks.append(context("Type `/sync2books help` in any channel for everything the bot can do."))
     return {"type": "home", "blocks": blocks}
 
@@ -318,3 +334,368 @@ def announcement(kind: str, payload: dict[str, Any]) -> Message:
 
 def software_choices() -> str:
     return ", ".join(names[0] for names in COMMAND_NAMES.values())
+
+
+# --------------------------------------------------------------------------- expenses
+
+EXPENSE_CALLBACK = "expense"
+ATTACH_CALLBACK = "attach_receipt"
+ADD_LINE = "expense_add_line"
+CHOOSE_CURRENCY = "expense_currency"
+CHOOSE_CONNECTION = "expense_connection"
+NEW_EXPENSE_BUTTON = "new_expense"
+RECEIPT_NEW_EXPENSE = "receipt_new_expense"
+RECEIPT_ATTACH = "receipt_attach"
+MAX_MODAL_LINES = 10
+# Offered in the currency menu after the connection's own; any ISO code can still be typed in the API.
+COMMON_CURRENCIES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "CAD",
+    "AUD",
+    "NZD",
+    "CHF",
+    "JPY",
+    "CNY",
+    "HKD",
+    "SGD",
+    "INR",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "ZAR",
+    "MXN",
+    "BRL",
+    "AED",
+    "SAR",
+    "BHD",
+    "KWD",
+    "OMR",
+    "KRW",
+    "ILS",
+    "TRY",
+    "THB",
+)
+TYPE_LABELS = {
+    "Payment": "Payment",
+    "DirectCost": "Direct cost",
+    "Refund": "Refund",
+    "Reward": "Reward",
+    "Chargeback": "Chargeback",
+}
+# The external selects, by block: each asks for options with its own action id.
+OPTION_ACTIONS = {
+    "contact": "opt_contact",
+    "bank_account": "opt_bank_account",
+    "account": "opt_account",
+    "tax_rate": "opt_tax_rate",
+    "tracking": "opt_tracking",
+    "invoice_to": "opt_invoice_to",
+}
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text[:75]), "value": value[:150]}
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+    dispatch: bool = False,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint)
+    if dispatch:
+        block["dispatch_action"] = True
+    return block
+
+
+def _external(
+    action_id: str, placeholder: str, initial: tuple[str, str] | None = None, *, multi: bool = False
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "multi_external_select" if multi else "external_select",
+        "action_id": action_id,
+        "placeholder": plain(placeholder),
+        "min_query_length": 0,
+    }
+    if initial is not None:
+        element["initial_option"] = option(initial[1], initial[0])
+    if multi:
+        element["max_selected_items"] = 10
+    return element
+
+
+def expense_modal(context: dict[str, Any], *, today: str, currency: str | None = None) -> dict[str, Any]:
+    """The expense modal. ``context`` travels in private_metadata; block ids stay stable across updates,
+    so Slack keeps what was typed when a line is added or the currency changes."""
+    connections = context["connections"]
+    chosen = next((c for c in connections if c["id"] == context.get("connection_id")), None)
+    blocks: list[Block] = []
+    if len(connections) > 1:
+        choices = [option(c["name"], c["id"]) for c in connections]
+        element: dict[str, Any] = {
+            "type": "static_select",
+            "action_id": CHOOSE_CONNECTION,
+            "options": choices,
+            "placeholder": plain("Choose the accounting software"),
+        }
+        if chosen:
+            element["initial_option"] = option(chosen["name"], chosen["id"])
+        blocks.append(_input("connection", "Accounting software", element, dispatch=True))
+    if chosen is None:
+        blocks.append(
+            context_block(
+                f"*{context['company_name']}* has several connected accounting packages: choose "
+                "the one this expense goes to."
+            )
+        )
+        return _modal(blocks, context, submit="Next")
+
+    base = chosen["base_currency"]
+    currency = currency or base
+    types = [option(TYPE_LABELS.get(t, t), t) for t in context["expense_types"]]
+    blocks.append(
+        _input(
+            "type",
+            "Type",
+            {"type": "static_select", "action_id": "value", "options": types, "initial_option": types[0]},
+        )
+    )
+    blocks.append(_input("issue_date", "Date", {"type": "datepicker", "action_id": "value", "initial_date": today}))
+    currencies = [option(code, code) for code in dict.fromkeys((base, *COMMON_CURRENCIES))]
+    blocks.append(
+        _input(
+            "currency",
+            "Currency",
+            {
+                "type": "static_select",
+                "action_id": CHOOSE_CURRENCY,
+                "options": currencies,
+                "initial_option": option(currency, currency),
+            },
+            dispatch=True,
+        )
+    )
+    if currency != base:
+        blocks.append(
+            _input(
+                "currency_rate",
+                f"Exchange rate, {currency} to {base}",
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "placeholder": plain(f"1 {currency} = how many {base}"),
+                },
+            )
+        )
+    blocks.append(
+        _input(
+            "merchant", "Merchant", {"type": "plain_text_input", "action_id": "value", "max_length": 100}, optional=True
+        )
+    )
+    blocks.append(
+        _input("contact", "Supplier or customer", _external(OPTION_ACTIONS["contact"], "Search"), optional=True)
+    )
+    bank = context.get("bank_account")
+    blocks.append(
+        _input(
+            "bank_account",
+            "Paid from",
+            _external(OPTION_ACTIONS["bank_account"], "Bank account", tuple(bank) if bank else None),
+            optional=True,
+            hint=None if bank else "Leave empty to use the company's default.",
+        )
+    )
+    for index in range(context.get("lines", 1)):
+        blocks += _line_blocks(index)
+    if context.get("lines", 1) < MAX_MODAL_LINES:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "lines_actions",
+                "elements": [{"type": "button", "action_id": ADD_LINE, "text": plain("Add line")}],
+            }
+        )
+    blocks.append(
+        _input(
+            "notes",
+            "Notes",
+            {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
+            optional=True,
+        )
+    )
+    blocks.append(
+        _input(
+            "post_as_draft",
+            "Draft",
+            {
+                "type": "checkboxes",
+                "action_id": "value",
+                "options": [option("Post as a draft in the accounting software", "draft")],
+            },
+            optional=True,
+        )
+    )
+    if context.get("receipt_file_ids"):
+        blocks.append(context_block(f":paperclip: {len(context['receipt_file_ids'])} receipt(s) from Slack attached."))
+    blocks.append(
+        _input(
+            "receipts",
+            "Receipts",
+            {
+                "type": "file_input",
+                "action_id": "value",
+                "max_files": 10,
+                "filetypes": ["pdf", "jpg", "jpeg", "png", "gif", "heic", "tif", "tiff", "webp"],
+            },
+            optional=True,
+        )
+    )
+    return _modal(blocks, context, submit="Submit")
+
+
+def context_block(text: str) -> Block:
+    return context(text)
+
+
+def _line_blocks(index: int) -> list[Block]:
+    prefix = f"line{index}_"
+    amount = {"type": "plain_text_input", "action_id": "value"}
+    return [
+        context(f"*Line {index + 1}*"),
+        _input(prefix + "account", "Account", _external(OPTION_ACTIONS["account"], "Search accounts")),
+        _input(prefix + "tax_rate", "Tax rate", _external(OPTION_ACTIONS["tax_rate"], "Search tax rates")),
+        _input(prefix + "net", "Net amount", {**amount, "placeholder": plain("1,234.50")}),
+        _input(prefix + "tax", "Tax amount", {**amount, "placeholder": plain("0.00")}),
+        _input(
+            prefix + "tracking",
+            "Tracking",
+            _external(OPTION_ACTIONS["tracking"], "Categories", multi=True),
+            optional=True,
+        ),
+        _input(
+            prefix + "invoice_to",
+            "Bill to customer",
+            _external(OPTION_ACTIONS["invoice_to"], "Customer"),
+            optional=True,
+        ),
+    ]
+
+
+def _modal(blocks: list[Block], context: dict[str, Any], *, submit: str) -> dict[str, Any]:
+    import json
+
+    return {
+        "type": "modal",
+        "callback_id": EXPENSE_CALLBACK,
+        "private_metadata": json.dumps(context, separators=(",", ":")),
+        "title": plain("New expense"),
+        "submit": plain(submit),
+        "close": plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+STATUS_LINES = {
+    ("waiting", None): ":hourglass_flowing_sand: Waiting to be sent to Sync2Books",
+    ("sending", None): ":hourglass_flowing_sand: Sending to Sync2Books",
+    ("accepted", "QUEUED"): ":inbox_tray: Queued for sync",
+    ("accepted", "PROCESSING"): ":arrows_counterclockwise: Syncing to the books",
+    ("accepted", "SYNCED"): ":white_check_mark: In the books",
+    ("accepted", "FAILED"): ":x: Sync failed",
+    ("rejected", None): ":no_entry: Not accepted",
+}
+
+
+def expense_message(payload: dict[str, Any]) -> Message:
+    who = mention(payload["user_id"])
+    merchant = payload.get("merchant") or "an expense"
+    status = STATUS_LINES.get((payload["state"], payload.get("status")), STATUS_LINES.get((payload["state"], None), ""))
+    head = f"{who} submitted *{merchant}* — *{payload['total']}*"
+    details = [status]
+    if payload.get("accounting_id") and payload.get("status") == "SYNCED":
+        details.append(f"Recorded as `{payload['accounting_id']}`")
+    if payload.get("error_message"):
+        details.append(payload["error_message"])
+    text = f"{who} submitted {merchant} for {payload['total']}: {status.split(': ', 1)[-1]}"
+    return text, [mrkdwn(head), context(" · ".join(details), f"Expense `{payload['expense_id']}`")]
+
+
+def receipt_offer(payload: dict[str, Any]) -> Message:
+    name = payload["file_name"]
+    text = f"Use {name} as a receipt?"
+    return text, [
+        mrkdwn(f":receipt: Use *{name}* as a receipt?"),
+        {
+            "type": "actions",
+            "block_id": "receipt",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": RECEIPT_NEW_EXPENSE,
+                    "text": plain("New expense from this receipt"),
+                    "value": payload["file_id"],
+                    "style": "primary",
+                },
+                {
+                    "type": "button",
+                    "action_id": RECEIPT_ATTACH,
+                    "text": plain("Attach to an expense"),
+                    "value": payload["file_id"],
+                },
+            ],
+        },
+    ]
+
+
+def receipt_note(payload: dict[str, Any]) -> Message:
+    return payload["text"], [mrkdwn(payload["text"])]
+
+
+def attach_modal(file_id: str, expenses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    import json
+
+    choices = [option(f"{e['merchant'] or 'Expense'} — {e['total']} — {e['date']}", e["expense_id"]) for e in expenses]
+    blocks: list[Block]
+    if choices:
+        blocks = [_input("expense", "Expense", {"type": "static_select", "action_id": "value", "options": choices})]
+    else:
+        blocks = [mrkdwn("You have no expenses to attach it to yet. Use *New expense from this receipt* instead.")]
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": ATTACH_CALLBACK,
+        "private_metadata": json.dumps({"file_id": file_id}),
+        "title": plain("Attach a receipt"),
+        "close": plain("Cancel"),
+        "blocks": blocks,
+    }
+    if choices:
+        view["submit"] = plain("Attach")
+    return view
+
+
+ANNOUNCEMENTS.update(
+    {
+        "expense_submitted": expense_message,
+        "expense": expense_message,
+        "receipt_offer": receipt_offer,
+        "receipt_refused": receipt_note,
+        "receipt_failed": receipt_note,
+    }
+)

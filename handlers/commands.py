@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from handlers import blocks
+from handlers.expenses import modal as expense_modal
 from handlers.replies import answering
 
 
@@ -41,6 +42,9 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
             case "connections":
                 company_name, connections = await services.connections.list(channel, user)
                 await reply(*blocks.connections_list(company_name, connections))
+            case "expense":
+                context = await services.expenses.start(channel, user)
+                await client.views_open(trigger_id=command["trigger_id"], view=expense_modal(context))
             case "disconnect":
                 prompt = await services.connections.prepare_disconnect(user, channel, rest)
                 await reply(

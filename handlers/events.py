@@ -24,12 +24,16 @@ def register(app: AsyncApp, services: Services) -> None:
         await client.views_publish(user_id=event["user"], view=blocks.home_view(companies))
 
     @app.event("message")
-    async def message(event: dict[str, Any]) -> None:
-        # Subscribed for receipts, which the expense flow will take from here; ordinary conversation
-        # needs no answer from the bot.
-        return
+    async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Only messages with files matter (receipts); ordinary conversation needs no answer from the bot.
+        files = [str(f["id"]) for f in event.get("files") or [] if f.get("id")]
+        if not files or event.get("bot_id") or not await services.deliveries.first_time(f"event:{body['event_id']}"):
+            return
+        await services.receipts.on_files_posted(
+            event["channel"], str(event.get("user") or ""), str(event["ts"]), event.get("thread_ts"), files
+        )
 
     @app.event("file_shared")
     async def file_shared(event: dict[str, Any]) -> None:
-        # Likewise for receipts; acknowledged (by Bolt) so that Slack does not deliver it again.
+        # The same share also arrives as a message with its files (and its thread), which is handled above.
         return

@@ -51,6 +51,15 @@ def migration_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migration_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)

@@ -108,6 +108,10 @@ class Connections:
     async def get(self, connection_id: str) -> ConnectionRecord | None:
         return await self.session.get(ConnectionRecord, connection_id)
 
+    async def connected(self) -> list[ConnectionRecord]:
+        statement = select(ConnectionRecord).where(col(ConnectionRecord.status) == "CONNECTED")
+        return list((await self.session.execute(statement)).scalars())
+
     async def record_new(self, record: ConnectionRecord) -> bool:
         """Remember a connection seen for the first time; False if another look got there first."""
         return await _insert_new(self.session, ConnectionRecord, record.model_dump(), "id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -72,6 +72,8 @@ class ConnectionRecord(SQLModel, table=True):
     status: str = Field(max_length=20)
     error_message: str | None = Field(default=None, max_length=1000)
     observed_at: datetime = _when(nullable=False)
+    # Kept so the expense modal opens from local data, within Slack's three seconds.
+    base_currency: str | None = Field(default=None, max_length=3)
 
 
 class AuthLinkRecord(SQLModel, table=True):
@@ -126,3 +128,72 @@ class ProcessedDelivery(SQLModel, table=True):
 
     key: str = Field(sa_column=Column(String(200), primary_key=True))
     received_at: datetime = _when(nullable=False, index=True)
+
+
+class ExpenseRecord(SQLModel, table=True):
+    """The expense outbox: an expense is stored here, with its id, before anything is sent.
+
+    ``state`` is the outbox's (waiting → sending → accepted, or rejected); ``status`` is what the
+    expense-sync service last said of it (QUEUED, PROCESSING, SYNCED, FAILED).
+    """
+
+    __tablename__ = "expenses"
+    __table_args__ = (Index("expenses_by_state", "state", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    company_id: str = Field(foreign_key="companies.id", index=True, max_length=64)
+    connection_id: str = Field(max_length=64)
+    channel_id: str = Field(max_length=32)
+    submitted_by: str = Field(max_length=32)
+    # What made it (a modal's view id): the same submission delivered twice finds the first.
+    submission_key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the wire JSON, decimals exact
+    currency: str = Field(max_length=3)
+    total: str = Field(max_length=40)  # a decimal, as text: never a float
+    merchant: str | None = Field(default=None, max_length=100)
+    state: str = Field(default="waiting", max_length=20)
+    status: str | None = Field(default=None, max_length=20)
+    sync_batch_id: str | None = Field(default=None, max_length=64, index=True)
+    accounting_id: str | None = Field(default=None, max_length=200)
+    error_message: str | None = Field(default=None, max_length=2000)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _when(nullable=False)
+    lease_until: datetime | None = _when(nullable=True)
+    message_ts: str | None = Field(default=None, max_length=32, index=True)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+
+
+class ReceiptRecord(SQLModel, table=True):
+    """A Slack file on its way to an expense as an attachment, retried until it is there."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("expense_id", "slack_file_id", name="receipts_once_per_expense"),
+        Index("receipts_by_state", "state", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    expense_id: str = Field(foreign_key="expenses.id", index=True, max_length=36)
+    slack_file_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    file_name: str | None = Field(default=None, max_length=300)
+    state: str = Field(default="waiting", max_length=20)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _when(nullable=False)
+    error_message: str | None = Field(default=None, max_length=1000)
+    attachment_id: str | None = Field(default=None, max_length=64)
+    sha256: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _when(nullable=False)
+
+
+class ReferenceCacheRecord(SQLModel, table=True):
+    """A connection's reference data (accounts, tax rates …) as last fetched, for options that never wait."""
+
+    __tablename__ = "reference_cache"
+
+    connection_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=40)
+    items: str = Field(sa_column=Column(Text, nullable=False))  # wire JSON list
+    refreshed_at: datetime = _when(nullable=False)

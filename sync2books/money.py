@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 # Larger than any real expense; stops absurd numbers (1e400) before they reach a ledger.
 MAX_INTEGER_DIGITS = 15
@@ -65,3 +65,8 @@ def amount_problem(amount: Decimal, currency: str) -> str | None:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """The amount at exactly the currency's minor unit (banker's rounding, as ledgers do)."""
     return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def format_money(amount: Decimal, currency: str, locale: str = "en_US") -> str:
+    """ "$1,234.50", "¥1,200", "BHD 1.234": the amount in the currency's own format and minor unit."""
+    return str(format_currency(quantize(amount, currency), currency, locale=locale))

@@ -8,7 +8,10 @@ from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLog
+from bot.services.expenses import ExpenseService
 from bot.services.home import HomeService
+from bot.services.receipts import ReceiptService
+from bot.services.reference import ReferenceData
 
 
 @dataclass(frozen=True)
@@ -20,3 +23,6 @@ class Services:
     connections: ConnectionService
     home: HomeService
     deliveries: DeliveryLog
+    expenses: ExpenseService
+    receipts: ReceiptService
+    reference: ReferenceData

@@ -26,7 +26,10 @@ BATCH = 20
 MAX_ATTEMPTS = 8
 SECONDS_PER_CHANNEL_MESSAGE = 1.0
 
-AfterSend = Callable[[Any, dict[str, Any], str], Awaitable[None]]
+# Per kind: ``prepare`` rebuilds a payload from current state just before posting (an expense's status may
+# have moved since it was owed); ``after_send`` records what the post made (the message's ts).
+Prepare = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+AfterSend = Callable[[dict[str, Any], str], Awaitable[None]]
 
 
 class AnnouncementSender:
@@ -37,9 +40,13 @@ class AnnouncementSender:
         *,
         pace: float = SECONDS_PER_CHANNEL_MESSAGE,
         clock: Callable[[], float] = time.monotonic,
+        prepare: dict[str, Prepare] | None = None,
+        after_send: dict[str, AfterSend] | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
+        self._prepare = prepare or {}
+        self._after_send = {"auth_links": self._remember_link_message, **(after_send or {})}
         self._pace = pace
         self._clock = clock
         self._last_post: dict[str, float] = {}
@@ -58,12 +65,15 @@ class AnnouncementSender:
                     sent += await self._send(announcement)
 
     async def _send(self, announcement: Announcement) -> int:
-        key, channel = announcement.key, announcement.channel_id
+        key, channel, kind = announcement.key, announcement.channel_id, announcement.kind
+        payload = announcement.payload
         try:
+            if kind in self._prepare:
+                payload = await self._prepare[kind](payload)
             ts = await self._notifier.find_delivered(channel, key) if announcement.attempts > 1 else None
             if ts is None:
                 await self._wait_turn(channel)
-                ts = await self._notifier.deliver(announcement.kind, channel, announcement.payload, key)
+                ts = await self._notifier.deliver(kind, channel, payload, key)
         except DeliveryFailed as failure:
             async with self._db.session() as session:
                 if failure.permanent or announcement.attempts >= MAX_ATTEMPTS:
@@ -77,10 +87,14 @@ class AnnouncementSender:
             return 0
         async with self._db.session() as session:
             await Announcements(session).sent(key, ts)
-            if announcement.kind == "auth_links":
-                # The watcher edits this message once a link is used or expires.
-                await AuthLinks(session).set_message([link["id"] for link in announcement.payload["links"]], ts)
+        if kind in self._after_send:
+            await self._after_send[kind](payload, ts)
         return 1
+
+    async def _remember_link_message(self, payload: dict[str, Any], ts: str) -> None:
+        """The watcher edits this message once a link is used or expires."""
+        async with self._db.session() as session:
+            await AuthLinks(session).set_message([link["id"] for link in payload["links"]], ts)
 
     async def _wait_turn(self, channel: str) -> None:
         last = self._last_post.get(channel)

@@ -158,6 +158,7 @@ class CompanyService:
                         status=connection.status.value,
                         error_message=connection.error.message if connection.error else None,
                         observed_at=utcnow(),
+                        base_currency=connection.base_currency,
                     )
                 )
             payload = {"company_id": company.id, "company_name": company.name, "user_id": user_id}

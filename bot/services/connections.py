@@ -198,4 +198,5 @@ def _record(connection: Connection) -> ConnectionRecord:
         status=connection.status.value,
         error_message=connection.error.message if connection.error else None,
         observed_at=utcnow(),
+        base_currency=connection.base_currency,
     )

@@ -1,0 +1,422 @@
+"""Expenses from Slack: what the modal needs, the submission, and the outbox that sends them exactly once.
+
+An expense gets its id when it is submitted and is stored in the outbox, with the id, *before* anything
+is sent; the modal closes after that. The outbox sends waiting expenses in groups of up to 50 per
+connection (one sync batch each) and retries until Sync2Books has them. Because the id is the
+idempotency key, a crash, a restart, an outage, a Slack retry or a second submission of the same view
+ends in exactly one expense in Sync2Books.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.backend import ExpenseSyncBackend
+from bot.services.companies import CompanyService
+from bot.services.expense_form import ExpenseInput, build_expense
+from bot.services.reference import ReferenceData
+from bot.services.refusals import Refusal
+from storage.db import Database
+from storage.repositories import Announcements, Companies, Connections
+from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from sync2books import wire
+from sync2books.errors import (
+    ConflictError,
+    NotFoundError,
+    Sync2BooksAPIError,
+    Sync2BooksError,
+    ValidationFailedError,
+)
+from sync2books.models import MAX_EXPENSES_PER_REQUEST, ConnectionStatus, Expense, ExpenseStatus, ReferenceKind
+from sync2books.money import format_money
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+CLAIM_AT_ONCE = 500
+MAX_BACKOFF = timedelta(minutes=10)
+TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
+
+
+@dataclass(frozen=True)
+class ConnectionChoice:
+    id: str
+    name: str
+    base_currency: str
+
+
+@dataclass(frozen=True)
+class ExpenseContext:
+    """What the modal is built from; carried in the modal's private metadata between its updates."""
+
+    company_id: str
+    company_name: str
+    channel_id: str
+    connections: tuple[ConnectionChoice, ...]
+    connection_id: str | None
+    expense_types: tuple[str, ...]
+    bank_account: tuple[str, str] | None = None  # the company default: (id, name)
+    receipt_file_ids: tuple[str, ...] = ()
+    lines: int = 1
+
+    @property
+    def connection(self) -> ConnectionChoice | None:
+        return next((c for c in self.connections if c.id == self.connection_id), None)
+
+
+def total_of(expense: Expense) -> Decimal:
+    return sum((line.net_amount + line.tax_amount for line in expense.lines), Decimal(0))
+
+
+def summary(record: ExpenseRecord) -> dict[str, Any]:
+    """What the expense message shows, as plain data."""
+    return {
+        "expense_id": record.id,
+        "user_id": record.submitted_by,
+        "merchant": record.merchant,
+        "total": format_money(Decimal(record.total), record.currency),
+        "state": record.state,
+        "status": record.status,
+        "error_message": record.error_message,
+        "accounting_id": record.accounting_id,
+    }
+
+
+class ExpenseService:
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        companies: CompanyService,
+        reference: ReferenceData,
+        kick: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._companies = companies
+        self._reference = reference
+        self._kick = kick
+
+    async def start(self, channel_id: str | None, user_id: str, receipt_file_ids: Sequence[str] = ()) -> ExpenseContext:
+        """Everything the modal needs, from local data only (it must open within Slack's three seconds)."""
+        company = await self._companies.resolve(channel_id or "D-shortcut", user_id)
+        async with self._db.session() as session:
+            records = await Connections(session).for_company(company.id)
+            channels = await Companies(session).channels_of(company.id)
+        connected = tuple(
+            ConnectionChoice(r.id, r.platform_name, r.base_currency or "USD")
+            for r in sorted(records, key=lambda r: r.platform_name)
+            if r.status == ConnectionStatus.CONNECTED
+        )
+        if not connected:
+            raise Refusal(
+                f"*{company.name}* has no connected accounting software yet, so expenses have nowhere to go. "
+                "An admin can run `/sync2books connect` to post the link."
+            )
+        target = channel_id if channel_id in channels else (channels[0] if channels else channel_id)
+        assert target is not None
+        for connection in connected:
+            self._reference.refresh_soon(connection.id)
+        config = await self._reference.company_config(company.id)
+        chosen = connected[0].id if len(connected) == 1 else None
+        bank = None
+        if config.bank_account_ref is not None and chosen is not None:
+            name = await self._reference.name_of(chosen, ReferenceKind.BANK_ACCOUNTS, config.bank_account_ref.id)
+            bank = (config.bank_account_ref.id, name or config.bank_account_ref.id)
+        return ExpenseContext(
+            company_id=company.id,
+            company_name=company.name,
+            channel_id=target,
+            connections=connected,
+            connection_id=chosen,
+            expense_types=self._backend.expense_types,
+            bank_account=bank,
+            receipt_file_ids=tuple(receipt_file_ids),
+        )
+
+    async def submit(
+        self,
+        context: ExpenseContext,
+        user_id: str,
+        submission_key: str,
+        form: ExpenseInput,
+        receipt_file_ids: Sequence[str],
+    ) -> ExpenseRecord:
+        """Validate (FormErrors names each bad field), then store before anything is sent.
+
+        The same submission delivered again answers the expense it already made.
+        """
+        connection = context.connection
+        if connection is None:
+            raise Refusal("Choose which accounting software this expense goes to.")
+        expense = build_expense(
+            form,
+            expense_id=str(uuid.uuid4()),
+            base_currency=connection.base_currency,
+            allowed_types=frozenset(context.expense_types),
+        )
+        now = utcnow()
+        record = ExpenseRecord(
+            id=expense.id,
+            company_id=context.company_id,
+            connection_id=connection.id,
+            channel_id=context.channel_id,
+            submitted_by=user_id,
+            submission_key=submission_key,
+            body=wire.dumps(expense, exclude_none=True).decode(),
+            currency=expense.currency,
+            total=str(total_of(expense)),
+            merchant=expense.merchant_name,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        existing = await self._by_submission(submission_key)
+        if existing is not None:
+            return existing
+        try:
+            async with self._db.session() as session:
+                session.add(record)
+                await session.flush()
+                for file_id in dict.fromkeys(receipt_file_ids):
+                    session.add(_receipt(record, file_id, user_id))
+                await Announcements(session).owe(
+                    f"expense:{record.id}", record.channel_id, "expense_submitted", {"expense_id": record.id}
+                )
+        except IntegrityError:
+            # The same submission, delivered twice at once, lost the race to its twin: answer the twin's.
+            twin = await self._by_submission(submission_key)
+            if twin is None:
+                raise
+            return twin
+        self._kick()
+        return record
+
+    async def _by_submission(self, submission_key: str) -> ExpenseRecord | None:
+        async with self._db.session() as session:
+            statement = select(ExpenseRecord).where(col(ExpenseRecord.submission_key) == submission_key)
+            return (await session.execute(statement)).scalar_one_or_none()
+
+    async def recent_for(self, user_id: str, limit: int = 10) -> list[ExpenseRecord]:
+        async with self._db.session() as session:
+            statement = (
+                select(ExpenseRecord)
+                .where(col(ExpenseRecord.submitted_by) == user_id)
+                .order_by(col(ExpenseRecord.created_at).desc())
+                .limit(limit)
+            )
+            return list((await session.execute(statement)).scalars())
+
+    async def get(self, expense_id: str) -> ExpenseRecord | None:
+        async with self._db.session() as session:
+            return await session.get(ExpenseRecord, expense_id)
+
+
+def _receipt(record: ExpenseRecord, file_id: str, user_id: str) -> ReceiptRecord:
+    return ReceiptRecord(
+        id=str(uuid.uuid4()),
+        expense_id=record.id,
+        slack_file_id=file_id,
+        channel_id=record.channel_id,
+        user_id=user_id,
+        next_attempt_at=utcnow(),
+        created_at=utcnow(),
+    )
+
+
+MessageRefresher = Callable[[ExpenseRecord], Any]
+
+
+class ExpenseOutbox:
+    """Sends waiting expenses; records what Sync2Books said; keeps each expense's message current."""
+
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        refresh_message: Callable[[ExpenseRecord], Any],
+        kick_receipts: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._refresh_message = refresh_message
+        self._kick_receipts = kick_receipts
+
+    async def _claim(self) -> list[ExpenseRecord]:
+        now = utcnow()
+        async with self._db.session() as session:
+            due = or_(
+                and_(col(ExpenseRecord.state) == "waiting", col(ExpenseRecord.next_attempt_at) <= now),
+                and_(col(ExpenseRecord.state) == "sending", col(ExpenseRecord.lease_until) < now),
+            )
+            statement = select(ExpenseRecord).where(due).order_by(col(ExpenseRecord.created_at)).limit(CLAIM_AT_ONCE)
+            if _is_postgres(session):
+                statement = statement.with_for_update(skip_locked=True)
+            claimed = list((await session.execute(statement)).scalars())
+            for record in claimed:
+                record.state = "sending"
+                record.lease_until = now + LEASE
+                record.attempts += 1
+        return claimed
+
+    async def send_waiting(self) -> int:
+        """One pass: every due expense, grouped by connection, 50 to a request; answers how many were accepted."""
+        claimed = await self._claim()
+        accepted = 0
+        by_connection: dict[str, list[ExpenseRecord]] = {}
+        for record in claimed:
+            by_connection.setdefault(record.connection_id, []).append(record)
+        for connection_id, records in by_connection.items():
+            for start in range(0, len(records), MAX_EXPENSES_PER_REQUEST):
+                accepted += await self._send(connection_id, records[start : start + MAX_EXPENSES_PER_REQUEST])
+        if accepted:
+            self._kick_receipts()
+        return accepted
+
+    async def _send(self, connection_id: str, records: list[ExpenseRecord]) -> int:
+        expenses = [Expense.model_validate(wire.loads(record.body)) for record in records]
+        try:
+            answer = await self._backend.create_expenses(connection_id, expenses)
+        except ValidationFailedError as exc:
+            bad = _items_named(exc, len(records))
+            if not bad or len(bad) == len(records):
+                await self._reject(records, _plain_refusal(exc))
+                return 0
+            await self._reject([records[i] for i in sorted(bad)], _plain_refusal(exc))
+            await self._retry_soon([r for i, r in enumerate(records) if i not in bad], immediately=True)
+            return 0
+        except (ConflictError, NotFoundError) as exc:
+            # Not worth repeating: a changed body under a used id, a refused or vanished connection.
+            await self._reject(records, _plain_refusal(exc))
+            return 0
+        except Sync2BooksError as exc:
+            log.warning("could not send %d expense(s) to %s (%s); will retry", len(records), connection_id, exc)
+            await self._retry_soon(records)
+            return 0
+        by_id = {item.id: item for item in answer.expenses}
+        async with self._db.session() as session:
+            for record in records:
+                item = by_id.get(record.id)
+                if item is None:
+                    continue
+                await _set(
+                    session,
+                    record.id,
+                    state="accepted",
+                    status=item.status.value,
+                    sync_batch_id=item.sync_batch_id,
+                    lease_until=None,
+                    error_message=None,
+                )
+        await self._refresh_all([r.id for r in records])
+        return len(by_id)
+
+    async def _reject(self, records: Sequence[ExpenseRecord], reason: str) -> None:
+        async with self._db.session() as session:
+            for record in records:
+                await _set(session, record.id, state="rejected", error_message=reason, lease_until=None)
+        await self._refresh_all([r.id for r in records])
+
+    async def _retry_soon(self, records: Sequence[ExpenseRecord], *, immediately: bool = False) -> None:
+        async with self._db.session() as session:
+            for record in records:
+                pause = (
+                    timedelta(0) if immediately else min(MAX_BACKOFF, timedelta(seconds=2 ** min(record.attempts, 10)))
+                )
+                await _set(session, record.id, state="waiting", lease_until=None, next_attempt_at=utcnow() + pause)
+
+    async def _refresh_all(self, expense_ids: Sequence[str]) -> None:
+        async with self._db.session() as session:
+            statement = select(ExpenseRecord).where(col(ExpenseRecord.id).in_(expense_ids))
+            records = list((await session.execute(statement)).scalars())
+        for record in records:
+            await self._refresh_message(record)
+
+    async def follow_batches(self) -> int:
+        """Look at the batch of every expense not yet synced or failed; answers how many changed.
+
+        One request per open batch: enough for this issue's volumes (the batch watcher replaces it).
+        """
+        async with self._db.session() as session:
+            statement = select(col(ExpenseRecord.sync_batch_id)).where(
+                col(ExpenseRecord.state) == "accepted",
+                col(ExpenseRecord.status).not_in(TERMINAL),
+                col(ExpenseRecord.sync_batch_id).is_not(None),
+            )
+            batch_ids = sorted({row for row in (await session.execute(statement)).scalars() if row})
+        changed: list[str] = []
+        for batch_id in batch_ids:
+            try:
+                batch = await self._backend.sync_batch(batch_id)
+            except Sync2BooksError as exc:
+                log.warning("could not look at sync batch %s (%s); trying again later", batch_id, exc)
+                continue
+            async with self._db.session() as session:
+                for item in batch.expenses:
+                    error = item.error.message if item.error else None
+                    moved = (
+                        update(ExpenseRecord)
+                        .where(
+                            col(ExpenseRecord.id) == item.id,
+                            col(ExpenseRecord.sync_batch_id) == batch_id,
+                            col(ExpenseRecord.status) != item.status.value,
+                        )
+                        .values(
+                            status=item.status.value,
+                            accounting_id=item.accounting_id,
+                            error_message=error,
+                            updated_at=utcnow(),
+                        )
+                    )
+                    if await _changed(session, moved):
+                        changed.append(item.id)
+        await self._refresh_all(changed)
+        return len(changed)
+
+
+async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:
+    values.setdefault("updated_at", utcnow())
+    await session.execute(update(ExpenseRecord).where(col(ExpenseRecord.id) == expense_id).values(**values))
+
+
+async def _changed(session: AsyncSession, statement: Any) -> int:
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0))
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    bind = session.bind
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
+_ITEM = re.compile(r"^\[(\d+)\]")
+
+
+def _items_named(exc: ValidationFailedError, count: int) -> set[int]:
+    """Which items of an array request a 422 blames, from its details' field paths ("[3].lines[0]…")."""
+    found = set()
+    for detail in exc.details:
+        match = _ITEM.match(detail.field)
+        if match and int(match.group(1)) < count:
+            found.add(int(match.group(1)))
+    return found
+
+
+def _plain_refusal(exc: Sync2BooksAPIError) -> str:
+    if exc.code == "connection_not_connected":
+        return "The accounting software is no longer connected; reconnect it, then submit the expense again."
+    if exc.details:
+        return "Sync2Books refused it: " + "; ".join(f"{d.field} {d.message}" for d in exc.details[:5])
+    return f"Sync2Books refused it: {exc.message}"

@@ -1,0 +1,213 @@
+"""Receipts: files from the modal, shared in a channel or a direct message, or posted in an expense's thread.
+
+Each file is checked (type and size, from ``files.info``) before it is downloaded, downloaded with the bot
+token, and uploaded to the expense once Sync2Books has the expense. Uploads that fail are retried by the
+scheduled jobs; the person is told only when a file finally cannot be attached.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlmodel import col
+
+from bot.backend import ExpenseSyncBackend
+from bot.ports import Files, FileUnavailable, SlackFile
+from bot.services.companies import is_direct_message
+from storage.db import Database
+from storage.repositories import Announcements, Companies
+from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from sync2books.errors import (
+    PayloadTooLargeError,
+    Sync2BooksError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
+from sync2books.models import ACCEPTED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+ACCEPTED_KINDS = "PDF, JPEG, PNG, GIF, HEIC, TIFF or WebP"
+
+
+def receipt_problem(file: SlackFile) -> str | None:
+    """Why a file cannot be a receipt, in words for the person who shared it; None when it can."""
+    if file.mimetype not in ACCEPTED_ATTACHMENT_TYPES:
+        return f"I can't attach *{file.name}* as a receipt: only {ACCEPTED_KINDS} files can be attached."
+    if file.size > MAX_ATTACHMENT_BYTES:
+        megabytes = file.size / (1024 * 1024)
+        return f"I can't attach *{file.name}* as a receipt: it is {megabytes:.1f} MB and receipts can be at most 10 MB."
+    return None
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        files: Files,
+        kick: Callable[[], None],
+        kick_uploads: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._files = files
+        self._kick = kick
+        self._kick_uploads = kick_uploads
+
+    async def on_files_posted(
+        self, channel_id: str, user_id: str, ts: str, thread_ts: str | None, file_ids: Sequence[str]
+    ) -> None:
+        """A message with files: in an expense's thread they join that expense; elsewhere the bot offers help."""
+        async with self._db.session() as session:
+            linked = await Companies(session).for_channel(channel_id)
+            expense = None
+            if thread_ts:
+                statement = select(ExpenseRecord).where(
+                    col(ExpenseRecord.channel_id) == channel_id, col(ExpenseRecord.message_ts) == thread_ts
+                )
+                expense = (await session.execute(statement)).scalar_one_or_none()
+        if linked is None and not is_direct_message(channel_id):
+            return
+        for file_id in file_ids:
+            try:
+                file = await self._files.info(file_id)
+            except FileUnavailable as exc:
+                log.warning("could not look at file %s (%s)", file_id, exc.reason)
+                continue
+            problem = receipt_problem(file)
+            reply_to = thread_ts or ts
+            async with self._db.session() as session:
+                if problem is not None:
+                    payload = {"text": problem, "thread_ts": reply_to}
+                    await Announcements(session).owe(
+                        f"receipt_refused:{file_id}", channel_id, "receipt_refused", payload
+                    )
+                elif expense is not None:
+                    await self._add(session, expense, file_id, user_id)
+                else:
+                    payload = {"file_id": file_id, "file_name": file.name, "thread_ts": reply_to}
+                    await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
+        self._kick()
+        self._kick_uploads()
+
+    async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord | None:
+        """Attach a Slack file to one of the expenses; attaching it twice changes nothing."""
+        async with self._db.session() as session:
+            expense = await session.get(ExpenseRecord, expense_id)
+            if expense is None:
+                return None
+            await self._add(session, expense, file_id, user_id)
+        self._kick_uploads()
+        return expense
+
+    @staticmethod
+    async def _add(session: Any, expense: ExpenseRecord, file_id: str, user_id: str) -> bool:
+        statement = select(ReceiptRecord).where(
+            col(ReceiptRecord.expense_id) == expense.id, col(ReceiptRecord.slack_file_id) == file_id
+        )
+        if (await session.execute(statement)).scalar_one_or_none() is not None:
+            return False
+        session.add(
+            ReceiptRecord(
+                id=str(uuid.uuid4()),
+                expense_id=expense.id,
+                slack_file_id=file_id,
+                channel_id=expense.channel_id,
+                user_id=user_id,
+                next_attempt_at=utcnow(),
+                created_at=utcnow(),
+            )
+        )
+        await session.flush()
+        return True
+
+    async def upload_waiting(self) -> int:
+        """One pass of the scheduled job: upload every due receipt whose expense Sync2Books already has."""
+        now = utcnow()
+        async with self._db.session() as session:
+            statement = (
+                select(ReceiptRecord, ExpenseRecord)
+                .join(ExpenseRecord, col(ExpenseRecord.id) == col(ReceiptRecord.expense_id))
+                .where(
+                    and_(
+                        col(ReceiptRecord.state) == "waiting",
+                        col(ReceiptRecord.next_attempt_at) <= now,
+                        col(ExpenseRecord.state) == "accepted",
+                    )
+                )
+                .order_by(col(ReceiptRecord.created_at))
+                .limit(50)
+            )
+            due = [(row[0], row[1]) for row in (await session.execute(statement)).all()]
+        uploaded = 0
+        for receipt, expense in due:
+            uploaded += await self._upload(receipt, expense)
+        return uploaded
+
+    async def _upload(self, receipt: ReceiptRecord, expense: ExpenseRecord) -> int:
+        try:
+            file = await self._files.info(receipt.slack_file_id)
+            problem = receipt_problem(file)
+            if problem is not None:
+                await self._give_up(receipt, expense, problem)
+                return 0
+            content = await self._files.download(file)
+            attachment = await self._backend.upload_attachment(
+                expense.connection_id, expense.id, file.name, content, file.mimetype
+            )
+        except FileUnavailable as exc:
+            return await self._failed(receipt, expense, exc.reason, permanent=exc.permanent)
+        except (PayloadTooLargeError, UnsupportedMediaTypeError, ValidationFailedError) as exc:
+            return await self._failed(receipt, expense, exc.message, permanent=True)
+        except Sync2BooksError as exc:
+            return await self._failed(receipt, expense, str(exc), permanent=False)
+        async with self._db.session() as session:
+            await session.execute(
+                update(ReceiptRecord)
+                .where(col(ReceiptRecord.id) == receipt.id)
+                .values(state="uploaded", attachment_id=attachment.id, sha256=attachment.sha256, file_name=file.name)
+            )
+        return 1
+
+    async def _failed(self, receipt: ReceiptRecord, expense: ExpenseRecord, reason: str, *, permanent: bool) -> int:
+        attempts = receipt.attempts + 1
+        if permanent or attempts >= MAX_ATTEMPTS:
+            await self._give_up(receipt, expense, f"I could not attach a receipt to this expense: {reason}.")
+            return 0
+        log.warning("receipt %s not uploaded yet (%s); retry %d", receipt.slack_file_id, reason, attempts)
+        async with self._db.session() as session:
+            await session.execute(
+                update(ReceiptRecord)
+                .where(col(ReceiptRecord.id) == receipt.id)
+                .values(
+                    attempts=attempts,
+                    error_message=reason[:1000],
+                    next_attempt_at=utcnow() + timedelta(seconds=2**attempts),
+                )
+            )
+        return 0
+
+    async def _give_up(self, receipt: ReceiptRecord, expense: ExpenseRecord, sentence: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(ReceiptRecord)
+                .where(col(ReceiptRecord.id) == receipt.id)
+                .values(state="failed", error_message=sentence[:1000])
+            )
+            payload = {"text": sentence, "thread_ts": expense.message_ts, "user_id": receipt.user_id}
+            await Announcements(session).owe(
+                f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload
+            )
+        self._kick()
+
+    async def attached_to(self, expense_id: str) -> list[ReceiptRecord]:
+        async with self._db.session() as session:
+            statement = select(ReceiptRecord).where(col(ReceiptRecord.expense_id) == expense_id)
+            return list((await session.execute(statement)).scalars())

@@ -1,0 +1,208 @@
+"""The expense surfaces: `/sync2books expense`, the New expense shortcut and Home button, the modal
+(lines added in place, currency and connection changes), its options, its submission, and receipts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from bot.services.expense_form import FormErrors
+from bot.services.expenses import ExpenseContext
+from bot.services.refusals import Refusal
+from handlers import blocks
+from handlers.expense_state import (
+    chosen_connection,
+    chosen_currency,
+    context_from_metadata,
+    context_to_metadata,
+    form_from_state,
+    uploaded_files,
+)
+from handlers.replies import answering
+from sync2books.models import ContactType, ReferenceKind
+
+FIRST_FIELD = "type"
+
+
+def modal(context: ExpenseContext, currency: str | None = None) -> dict[str, Any]:
+    return blocks.expense_modal(context_to_metadata(context), today=date.today().isoformat(), currency=currency)
+
+
+async def open_modal(
+    services: Services,
+    client: AsyncWebClient,
+    trigger_id: str,
+    channel_id: str | None,
+    user_id: str,
+    reply: Any,
+    receipt_file_ids: tuple[str, ...] = (),
+) -> None:
+    async with answering(reply, "opening the expense modal"):
+        context = await services.expenses.start(channel_id, user_id, receipt_file_ids)
+        await client.views_open(trigger_id=trigger_id, view=modal(context))
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.shortcut("new_expense")
+    async def shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = body["user"]["id"]
+        await open_modal(services, client, body["trigger_id"], None, user, _dm_reply(client, user))
+
+    @app.action(blocks.NEW_EXPENSE_BUTTON)
+    async def home_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = body["user"]["id"]
+        await open_modal(services, client, body["trigger_id"], None, user, _dm_reply(client, user))
+
+    @app.action(blocks.ADD_LINE)
+    async def add_line(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body["view"]
+        context = context_from_metadata(view["private_metadata"])
+        grown = dataclasses.replace(context, lines=min(context.lines + 1, blocks.MAX_MODAL_LINES))
+        currency = chosen_currency(view["state"]["values"])
+        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(grown, currency))
+
+    @app.action(blocks.CHOOSE_CURRENCY)
+    async def currency_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body["view"]
+        context = context_from_metadata(view["private_metadata"])
+        currency = chosen_currency(view["state"]["values"])
+        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(context, currency))
+
+    @app.action(blocks.CHOOSE_CONNECTION)
+    async def connection_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body["view"]
+        context = context_from_metadata(view["private_metadata"])
+        chosen = dataclasses.replace(context, connection_id=chosen_connection(view["state"]["values"]))
+        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(chosen))
+
+    @app.options({"action_id": blocks.OPTION_ACTIONS["contact"]})
+    async def contact_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        connection_id = _connection_of(body)
+        query = str(body.get("value") or "")
+        groups = []
+        for label, kind, contact_type in (
+            ("Suppliers", ReferenceKind.SUPPLIERS, ContactType.SUPPLIER),
+            ("Customers", ReferenceKind.CUSTOMERS, ContactType.CUSTOMER),
+        ):
+            found = await services.reference.options(connection_id, kind, query) if connection_id else []
+            if found:
+                options = [blocks.option(item.name, f"{contact_type.value}:{item.id}") for item in found[:50]]  # type: ignore[attr-defined]
+                groups.append({"label": blocks.plain(label), "options": options})
+        await ack(option_groups=groups) if groups else await ack(options=[])
+
+    for name, kind in (
+        ("bank_account", ReferenceKind.BANK_ACCOUNTS),
+        ("account", ReferenceKind.ACCOUNTS),
+        ("tax_rate", ReferenceKind.TAX_RATES),
+        ("tracking", ReferenceKind.TRACKING_CATEGORIES),
+        ("invoice_to", ReferenceKind.CUSTOMERS),
+    ):
+        _register_options(app, services, blocks.OPTION_ACTIONS[name], kind)
+
+    @app.view(blocks.EXPENSE_CALLBACK)
+    async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        user = body["user"]["id"]
+        values = view["state"]["values"]
+        context = context_from_metadata(view["private_metadata"])
+        if context.connection_id is None:
+            chosen = chosen_connection(values)
+            if chosen is None:
+                await ack(response_action="errors", errors={"connection": "Choose the accounting software."})
+                return
+            await ack(response_action="update", view=modal(dataclasses.replace(context, connection_id=chosen)))
+            return
+        form = form_from_state(values, context.lines)
+        files = [*context.receipt_file_ids, *uploaded_files(values)]
+        try:
+            # Stored before the modal closes: from here on the expense cannot be lost.
+            await services.expenses.submit(context, user, f"view:{view['id']}", form, files)
+        except FormErrors as invalid:
+            errors = dict(invalid.errors)
+            if "lines" in errors:
+                # Slack shows errors only next to input blocks: "lines" is said at the first line's account.
+                said = errors.pop("lines")
+                errors["line0_account"] = f"{said} {errors.get('line0_account', '')}".strip()
+            await ack(response_action="errors", errors=errors)
+            return
+        except Refusal as refusal:
+            await ack(response_action="errors", errors={FIRST_FIELD: str(refusal)})
+            return
+        await ack()
+
+    @app.action(blocks.RECEIPT_NEW_EXPENSE)
+    async def receipt_new_expense(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user, channel = body["user"]["id"], body.get("channel", {}).get("id")
+
+        async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+            await respond(text=text, blocks=message_blocks, response_type="ephemeral", replace_original=False)
+
+        await open_modal(services, client, body["trigger_id"], channel, user, reply, (str(action["value"]),))
+
+    @app.action(blocks.RECEIPT_ATTACH)
+    async def receipt_attach(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        recent = await services.expenses.recent_for(body["user"]["id"])
+        choices = [
+            {
+                "expense_id": e.id,
+                "merchant": e.merchant,
+                "total": f"{e.total} {e.currency}",
+                "date": e.created_at.date().isoformat(),
+            }
+            for e in recent
+        ]
+        await client.views_open(trigger_id=body["trigger_id"], view=blocks.attach_modal(str(action["value"]), choices))
+
+    @app.view(blocks.ATTACH_CALLBACK)
+    async def attach_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        file_id = json.loads(view["private_metadata"])["file_id"]
+        chosen = view["state"]["values"]["expense"]["value"]["selected_option"]["value"]
+        await services.receipts.attach(str(chosen), str(file_id), body["user"]["id"])
+
+
+def _register_options(app: AsyncApp, services: Services, action_id: str, kind: ReferenceKind) -> None:
+    async def answer(ack: AsyncAck, body: dict[str, Any]) -> None:
+        connection_id = _connection_of(body)
+        found = (
+            await services.reference.options(connection_id, kind, str(body.get("value") or "")) if connection_id else []
+        )
+        await ack(options=[blocks.option(_label(item), str(item.id)) for item in found])  # type: ignore[attr-defined]
+
+    app.options({"action_id": action_id})(answer)
+
+
+def _label(item: Any) -> str:
+    code = getattr(item, "nominal_code", None) or getattr(item, "code", None)
+    return f"{code} · {item.name}" if code else str(item.name)
+
+
+def _connection_of(body: dict[str, Any]) -> str | None:
+    metadata = (body.get("view") or {}).get("private_metadata") or "{}"
+    try:
+        return json.loads(metadata).get("connection_id")  # type: ignore[no-any-return]
+    except (ValueError, AttributeError):
+        return None
+
+
+def _dm_reply(client: AsyncWebClient, user: str) -> Any:
+    async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+        await client.chat_postMessage(channel=user, text=text, blocks=message_blocks)
+
+    return reply
