@@ -44,7 +44,9 @@ from sync2books.money import format_money
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+# Only saves work: an expense sent twice (a lease that ran out mid-request, two processes) is still one
+# expense, because its id is the idempotency key. Short, so a crashed sender's expenses move on soon.
+LEASE = timedelta(seconds=15)
 CLAIM_AT_ONCE = 500
 MAX_BACKOFF = timedelta(minutes=10)
 TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
