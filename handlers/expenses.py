@@ -61,30 +61,29 @@ def register(app: AsyncApp, services: Services) -> None:
         user = body["user"]["id"]
         await open_modal(services, client, body["trigger_id"], None, user, _dm_reply(client, user))
 
+    async def redraw(body: dict[str, Any], client: AsyncWebClient, change: Any) -> None:
+        """Rebuild the open modal after a click inside it; Slack keeps what was typed in unchanged blocks."""
+        view = body["view"]
+        values = _values(view)
+        context = change(context_from_metadata(view["private_metadata"]), values)
+        await client.views_update(
+            view_id=view["id"], hash=view.get("hash"), view=modal(context, chosen_currency(values))
+        )
+
     @app.action(blocks.ADD_LINE)
     async def add_line(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = body["view"]
-        context = context_from_metadata(view["private_metadata"])
-        grown = dataclasses.replace(context, lines=min(context.lines + 1, blocks.MAX_MODAL_LINES))
-        currency = chosen_currency(view["state"]["values"])
-        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(grown, currency))
+        await redraw(body, client, lambda c, _: dataclasses.replace(c, lines=min(c.lines + 1, blocks.MAX_MODAL_LINES)))
 
     @app.action(blocks.CHOOSE_CURRENCY)
     async def currency_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = body["view"]
-        context = context_from_metadata(view["private_metadata"])
-        currency = chosen_currency(view["state"]["values"])
-        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(context, currency))
+        await redraw(body, client, lambda c, _: c)
 
     @app.action(blocks.CHOOSE_CONNECTION)
     async def connection_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = body["view"]
-        context = context_from_metadata(view["private_metadata"])
-        chosen = dataclasses.replace(context, connection_id=chosen_connection(view["state"]["values"]))
-        await client.views_update(view_id=view["id"], hash=view["hash"], view=modal(chosen))
+        await redraw(body, client, lambda c, values: dataclasses.replace(c, connection_id=chosen_connection(values)))
 
     @app.options({"action_id": blocks.OPTION_ACTIONS["contact"]})
     async def contact_options(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -113,7 +112,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(blocks.EXPENSE_CALLBACK)
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = body["user"]["id"]
-        values = view["state"]["values"]
+        values = _values(view)
         context = context_from_metadata(view["private_metadata"])
         if context.connection_id is None:
             chosen = chosen_connection(values)
@@ -173,7 +172,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def attach_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
         file_id = json.loads(view["private_metadata"])["file_id"]
-        chosen = view["state"]["values"]["expense"]["value"]["selected_option"]["value"]
+        chosen = _values(view)["expense"]["value"]["selected_option"]["value"]
         await services.receipts.attach(str(chosen), str(file_id), body["user"]["id"])
 
 
@@ -186,6 +185,10 @@ def _register_options(app: AsyncApp, services: Services, action_id: str, kind: R
         await ack(options=[blocks.option(_label(item), str(item.id)) for item in found])  # type: ignore[attr-defined]
 
     app.options({"action_id": action_id})(answer)
+
+
+def _values(view: dict[str, Any]) -> dict[str, Any]:
+    return dict((view.get("state") or {}).get("values") or {})
 
 
 def _label(item: Any) -> str:

@@ -69,10 +69,8 @@ async def company_with_xero(bot: RunningBot, fake: FakeSlack, client: SandboxCli
 async def open_expense_modal(bot: RunningBot, fake: FakeSlack, user: str = ADMIN) -> dict[str, Any]:
     opened = len(fake.calls_to("views.open"))
     await bot.sender.command("expense", user_id=user, channel_id=CHANNEL)
-    calls = await fake.wait_for("views.open", count=opened + 1)
-    view = dict(calls[-1].params["view"])
-    view["id"] = view.get("id") or f"V{opened:09d}"
-    return view
+    await fake.wait_for("views.open", count=opened + 1)
+    return dict(fake.views()[-1])  # as Slack holds it: with its id and hash
 
 
 def metadata(view: dict[str, Any]) -> dict[str, Any]:
