@@ -13,6 +13,7 @@ from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import authorize
+from tests.support.slack_requests import interaction, new_trigger_id
 
 
 async def stored(client: SandboxClient, connection_id: str) -> list[str]:
@@ -142,3 +143,33 @@ async def test_a_receipt_upload_that_fails_is_retried_without_bothering_anyone(
                 break
             await asyncio.sleep(0.2)
     assert not [m for m in fake_slack.messages(CHANNEL) if "could not attach" in text_of(m)]
+
+
+async def test_the_shortcut_and_the_home_button_open_the_modal_too(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    await company_with_xero(bot, fake_slack, client)
+    shortcut = {
+        "type": "shortcut",
+        "callback_id": "new_expense",
+        "trigger_id": new_trigger_id(),
+        "user": {"id": ADMIN, "username": "ada", "team_id": "T0001"},
+        "team": {"id": "T0001", "domain": "test"},
+        "api_app_id": "A0001",
+        "token": "x",
+        "action_ts": "1700000000.1",
+    }
+    sent = await bot.sender.send(*interaction(shortcut))
+    assert sent.status_code == 200
+    (opened,) = await fake_slack.wait_for("views.open")
+    assert opened.params["view"]["callback_id"] == "expense"
+    assert json.loads(opened.params["view"]["private_metadata"])["channel_id"] == CHANNEL
+
+    await bot.sender.event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, event_id="Ev0HOMEBTN")
+    await fake_slack.wait_for("views.publish")
+    home = fake_slack.home(ADMIN)
+    assert home is not None
+    assert "New expense" in text_of(home)
+    await bot.sender.action(user_id=ADMIN, action_id="new_expense", view=home)
+    await fake_slack.wait_for("views.open", count=2)
+    assert fake_slack.calls_to("views.open")[-1].params["view"]["callback_id"] == "expense"
