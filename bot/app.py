@@ -27,6 +27,7 @@ from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.services import Services
 from bot.services.access import AccessPolicy
 from bot.services.announcements import AnnouncementSender
+from bot.services.batches import BatchWatcher
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLog
@@ -169,11 +170,12 @@ class BotRuntime:
             reference=self.reference,
         )
         self.outbox = ExpenseOutbox(self.db, self.backend, messages.refresh, kick_receipts)
+        self.batches = BatchWatcher(self.db, self.backend, messages.refresh, kick)
         self.watcher = ConnectionWatcher(self.db, self.backend, kick)
         self.sender = AnnouncementSender(
             self.db,
             notifier,
-            prepare={"expense_submitted": messages.prepare},
+            prepare={"expense_submitted": messages.prepare, "expense_outcome": messages.thread_of},
             after_send={"expense_submitted": messages.after_send},
         )
         self.bolt = AsyncApp(
@@ -221,7 +223,7 @@ class BotRuntime:
         self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
         self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
         self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, "send_expenses")
-        self.jobs.every(interval, self.outbox.follow_batches, "follow_expense_batches")
+        self.jobs.every(interval, self.batches.watch_sync_batches, "watch_sync_batches")
         self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, "upload_receipts")
         self.jobs.every(REFERENCE_REFRESH_SECONDS, self._refresh_reference, "refresh_reference_data")
         self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")

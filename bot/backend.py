@@ -7,10 +7,11 @@ are the typed errors of ``sync2books.errors`` whichever service answers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from sync2books.client import Sync2BooksClient
+from sync2books.client import MAX_PAGE_SIZE, Sync2BooksClient
 from sync2books.models import (
     REFERENCE_MODELS,
     Attachment,
@@ -56,6 +57,10 @@ class ExpenseSyncBackend(Protocol):
 
     async def sync_batch(self, sync_batch_id: str) -> SyncBatch: ...
 
+    def changed_batches(self, since: datetime | None) -> AsyncIterator[SyncBatch]:
+        """Every batch of this API key that changed after ``since``, oldest change first (a few requests)."""
+        ...
+
     async def upload_attachment(
         self, connection_id: str, expense_id: str, file_name: str, content: bytes, content_type: str
     ) -> Attachment: ...
@@ -100,6 +105,9 @@ class Sync2BooksBackend:
 
     async def sync_batch(self, sync_batch_id: str) -> SyncBatch:
         return await self.client.get_sync_batch(sync_batch_id)
+
+    def changed_batches(self, since: datetime | None) -> AsyncIterator[SyncBatch]:
+        return self.client.iter_sync_batches(updated_since=since, page_size=MAX_PAGE_SIZE)
 
     async def upload_attachment(
         self, connection_id: str, expense_id: str, file_name: str, content: bytes, content_type: str

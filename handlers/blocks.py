@@ -63,6 +63,7 @@ SUBCOMMANDS: Sequence[tuple[str, str]] = (
     ("connections", "the company's connections and their status"),
     ("disconnect <software or connection id>", "admins: unlink accounting software (asks first)"),
     ("expense", "submit an expense, with receipts, to the company's books"),
+    ("status", "the company's recent sync batches and how they ended"),
 )
 
 
@@ -276,7 +277,7 @@ def disconnect_done(company_name: str, software_name: str) -> Message:
 # --------------------------------------------------------------------------- App Home
 
 
-def home_view(companies: Sequence[HomeCompany]) -> dict[str, Any]:
+def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     blocks: list[Block] = [{"type": "header", "text": plain("Sync2Books")}]
     if not companies:
         blocks.append(
@@ -311,6 +312,7 @@ def home_view(companies: Sequence[HomeCompany]) -> dict[str, Any]:
                 ],
             }
         )
+    blocks += recent_expenses_blocks(recent)
     blocks.append(context("Type `/sync2books help` in any channel for everything the bot can do."))
     return {"type": "home", "blocks": blocks}
 
@@ -441,9 +443,57 @@ def _external(
     return element
 
 
-def expense_modal(context: dict[str, Any], *, today: str, currency: str | None = None) -> dict[str, Any]:
+def expense_modal(
+    context: dict[str, Any], *, today: str, currency: str | None = None, prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The expense modal. ``context`` travels in private_metadata; block ids stay stable across updates,
-    so Slack keeps what was typed when a line is added or the currency changes."""
+    so Slack keeps what was typed when a line is added or the currency changes. ``prefill`` (Fix and
+    retry) puts a failed expense's values in as initial values."""
+    view = _expense_modal(context, today=today, currency=currency or (prefill or {}).get("currency"))
+    if prefill:
+        _prefill(view["blocks"], prefill)
+        view["title"] = plain("Fix and retry")
+    return view
+
+
+def _prefill(blocks_: list[Block], prefill: dict[str, Any]) -> None:
+    values: dict[str, Any] = {
+        "type": prefill.get("type"),
+        "issue_date": prefill.get("issue_date"),
+        "currency": prefill.get("currency"),
+        "currency_rate": prefill.get("currency_rate"),
+        "merchant": prefill.get("merchant"),
+        "contact": prefill.get("contact"),
+        "bank_account": prefill.get("bank_account"),
+        "notes": prefill.get("notes"),
+        "post_as_draft": prefill.get("draft"),
+    }
+    for index, line in enumerate(prefill.get("lines", [])):
+        for field in ("account", "tax_rate", "net", "tax", "tracking", "invoice_to"):
+            values[f"line{index}_{field}"] = line.get(field)
+    for block in blocks_:
+        value = values.get(block.get("block_id", ""))
+        if value in (None, "", []):
+            continue
+        element = block["element"]
+        kind = element["type"]
+        if kind == "plain_text_input":
+            element["initial_value"] = str(value)
+        elif kind == "datepicker":
+            element["initial_date"] = value
+        elif kind == "static_select":
+            match = next((o for o in element["options"] if o["value"] == value), None)
+            if match:
+                element["initial_option"] = match
+        elif kind == "external_select":
+            element["initial_option"] = option(value[1], value[0])
+        elif kind == "multi_external_select":
+            element["initial_options"] = [option(name, item_id) for item_id, name in value]
+        elif kind == "checkboxes" and value is True:
+            element["initial_options"] = element["options"][:1]
+
+
+def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None = None) -> dict[str, Any]:
     connections = context["connections"]
     chosen = next((c for c in connections if c["id"] == context.get("connection_id")), None)
     blocks: list[Block] = []
@@ -690,8 +740,75 @@ def attach_modal(file_id: str, expenses: Sequence[dict[str, Any]]) -> dict[str, 
     return view
 
 
+FIX_AND_RETRY = "fix_and_retry"
+
+
+def _fix_button(expense_id: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": FIX_AND_RETRY,
+        "text": plain("Fix and retry"),
+        "value": expense_id,
+        "style": "primary",
+    }
+
+
+def expense_outcome(payload: dict[str, Any]) -> Message:
+    """The reply in an expense's thread when its batch ends."""
+    merchant = payload.get("merchant") or "The expense"
+    if payload["status"] == "SYNCED":
+        recorded = f" as `{payload['accounting_id']}`" if payload.get("accounting_id") else ""
+        text = f"{merchant} ({payload['total']}) is in the books{recorded}."
+        return text, [mrkdwn(f":white_check_mark: *{merchant}* ({payload['total']}) is in the books{recorded}.")]
+    reason = payload.get("error_message") or "The accounting software refused it."
+    text = f"{merchant} ({payload['total']}) did not sync: {reason}"
+    return text, [
+        mrkdwn(f":x: *{merchant}* ({payload['total']}) did not sync.\n{reason}"),
+        {
+            "type": "actions",
+            "block_id": f"fix_{payload['expense_id']}",
+            "elements": [_fix_button(payload["expense_id"])],
+        },
+    ]
+
+
+MAX_SUMMARY_FAILURES = 20
+
+
+def outcome_summary(payload: dict[str, Any]) -> Message:
+    """One message for many outcomes in a channel at once; every failure still named, with its button."""
+    outcomes = payload["outcomes"]
+    synced = [o for o in outcomes if o["status"] == "SYNCED"]
+    failed = [o for o in outcomes if o["status"] != "SYNCED"]
+    text = f"{len(outcomes)} expenses finished syncing: {len(synced)} in the books, {len(failed)} failed."
+    message_blocks: list[Block] = [
+        mrkdwn(
+            f":bar_chart: *{len(outcomes)} expenses finished syncing*: "
+            f"{len(synced)} in the books, {len(failed)} failed."
+        )
+    ]
+    for outcome in failed[:MAX_SUMMARY_FAILURES]:
+        merchant = outcome.get("merchant") or "Expense"
+        message_blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":x: *{merchant}* ({outcome['total']}) by {mention(outcome['user_id'])}:"
+                    f" {outcome.get('error_message') or 'refused'}"[:2900],
+                },
+                "accessory": _fix_button(outcome["expense_id"]),
+            }
+        )
+    if len(failed) > MAX_SUMMARY_FAILURES:
+        message_blocks.append(context(f"…and {len(failed) - MAX_SUMMARY_FAILURES} more failed: see their threads."))
+    return text, message_blocks
+
+
 ANNOUNCEMENTS.update(
     {
+        "expense_outcome": expense_outcome,
+        "outcome_summary": outcome_summary,
         "expense_submitted": expense_message,
         "expense": expense_message,
         "receipt_offer": receipt_offer,
@@ -699,3 +816,42 @@ ANNOUNCEMENTS.update(
         "receipt_failed": receipt_note,
     }
 )
+
+
+def status_list(company_name: str, batches: Sequence[Any]) -> Message:
+    if not batches:
+        text = f"{company_name} has no expenses yet. Submit one with /sync2books expense."
+        return text, [
+            mrkdwn(f"*{company_name}* has no expenses yet."),
+            context("Submit one with `/sync2books expense`."),
+        ]
+    lines = []
+    for batch in batches:
+        if batch.batch_id is None:
+            lines.append(f"• {batch.expenses} expense(s) waiting to be sent")
+            continue
+        if batch.waiting or batch.synced + batch.failed < batch.expenses:
+            state = ":arrows_counterclockwise: syncing"
+        elif batch.failed == 0:
+            state = ":white_check_mark: completed"
+        elif batch.synced == 0:
+            state = ":x: failed"
+        else:
+            state = ":warning: partly failed"
+        lines.append(
+            f"• `{batch.batch_id[:8]}` — {batch.expenses} expense(s), {state}"
+            f" ({batch.synced} in the books, {batch.failed} failed) · {slack_date(batch.updated_at)}"
+        )
+    text = f"{company_name}'s recent sync batches: " + "; ".join(line.lstrip("• ") for line in lines)
+    return text[:3000], [mrkdwn(f"*{company_name}*'s recent sync batches"), mrkdwn("\n".join(lines)[:2900])]
+
+
+def recent_expenses_blocks(expenses: Sequence[dict[str, Any]]) -> list[Block]:
+    if not expenses:
+        return []
+    lines = [
+        f"• *{e['merchant'] or 'Expense'}* — {e['total']} — "
+        f"{STATUS_LINES.get((e['state'], e.get('status')), STATUS_LINES.get((e['state'], None), ''))}"
+        for e in expenses
+    ]
+    return [{"type": "divider"}, mrkdwn("*Your recent expenses*"), mrkdwn("\n".join(lines)[:2900])]

@@ -42,6 +42,9 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
             case "connections":
                 company_name, connections = await services.connections.list(channel, user)
                 await reply(*blocks.connections_list(company_name, connections))
+            case "status":
+                company_name, batches = await services.expenses.recent_batches(channel, user)
+                await reply(*blocks.status_list(company_name, batches))
             case "expense":
                 context = await services.expenses.start(channel, user)
                 await client.views_open(trigger_id=command["trigger_id"], view=expense_modal(context))

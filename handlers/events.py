@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
+from bot.services.expenses import summary
 from handlers import blocks
 
 
@@ -21,7 +22,8 @@ def register(app: AsyncApp, services: Services) -> None:
         if event.get("tab", "home") != "home" or not await services.deliveries.first_time(f"event:{body['event_id']}"):
             return
         companies = await services.home.companies_for(event["user"])
-        await client.views_publish(user_id=event["user"], view=blocks.home_view(companies))
+        recent = [summary(record) for record in await services.expenses.recent_for(event["user"], limit=5)]
+        await client.views_publish(user_id=event["user"], view=blocks.home_view(companies, recent))
 
     @app.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any]) -> None:

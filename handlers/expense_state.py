@@ -74,6 +74,7 @@ def context_to_metadata(context: ExpenseContext) -> dict[str, Any]:
         "bank_account": list(context.bank_account) if context.bank_account else None,
         "receipt_file_ids": list(context.receipt_file_ids),
         "lines": context.lines,
+        "retry_of": context.retry_of,
     }
 
 
@@ -89,4 +90,5 @@ def context_from_metadata(metadata: str) -> ExpenseContext:
         bank_account=(data["bank_account"][0], data["bank_account"][1]) if data.get("bank_account") else None,
         receipt_file_ids=tuple(data.get("receipt_file_ids") or ()),
         lines=int(data.get("lines", 1)),
+        retry_of=data.get("retry_of"),
     )

@@ -30,8 +30,12 @@ from sync2books.models import ContactType, ReferenceKind
 FIRST_FIELD = "type"
 
 
-def modal(context: ExpenseContext, currency: str | None = None) -> dict[str, Any]:
-    return blocks.expense_modal(context_to_metadata(context), today=date.today().isoformat(), currency=currency)
+def modal(
+    context: ExpenseContext, currency: str | None = None, prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return blocks.expense_modal(
+        context_to_metadata(context), today=date.today().isoformat(), currency=currency, prefill=prefill
+    )
 
 
 async def open_modal(
@@ -125,7 +129,10 @@ def register(app: AsyncApp, services: Services) -> None:
         files = [*context.receipt_file_ids, *uploaded_files(values)]
         try:
             # Stored before the modal closes: from here on the expense cannot be lost.
-            await services.expenses.submit(context, user, f"view:{view['id']}", form, files)
+            if context.retry_of:
+                await services.expenses.resubmit(context, form)
+            else:
+                await services.expenses.submit(context, user, f"view:{view['id']}", form, files)
         except FormErrors as invalid:
             errors = dict(invalid.errors)
             if "lines" in errors:
@@ -138,6 +145,19 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(response_action="errors", errors={FIRST_FIELD: str(refusal)})
             return
         await ack()
+
+    @app.action(blocks.FIX_AND_RETRY)
+    async def fix_and_retry(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+
+        async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+            await respond(text=text, blocks=message_blocks, response_type="ephemeral", replace_original=False)
+
+        async with answering(reply, "opening Fix and retry"):
+            context, prefill = await services.expenses.start_fix(str(action["value"]), body["user"]["id"])
+            await client.views_open(trigger_id=body["trigger_id"], view=modal(context, prefill=prefill))
 
     @app.action(blocks.RECEIPT_NEW_EXPENSE)
     async def receipt_new_expense(

@@ -166,14 +166,19 @@ class Announcements:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def owe(self, key: str, channel_id: str, kind: str, payload: dict[str, Any]) -> bool:
-        """Record a message owed to a channel; False if this fact was already recorded (it is said once)."""
+    async def owe(
+        self, key: str, channel_id: str, kind: str, payload: dict[str, Any], *, covered: bool = False
+    ) -> bool:
+        """Record a message owed to a channel; False if this fact was already recorded (it is said once).
+
+        ``covered``: the fact is said by another message (a summary), so nothing is sent for it alone.
+        """
         values = {
             "key": key,
             "channel_id": channel_id,
             "kind": kind,
             "payload": payload,
-            "state": "pending",
+            "state": "covered" if covered else "pending",
             "attempts": 0,
             "created_at": utcnow(),
         }

@@ -197,3 +197,12 @@ class ReferenceCacheRecord(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=40)
     items: str = Field(sa_column=Column(Text, nullable=False))  # wire JSON list
     refreshed_at: datetime = _when(nullable=False)
+
+
+class WatchCursor(SQLModel, table=True):
+    """How far a watcher has read a changing list (``updatedSince``), so a restart goes on from there."""
+
+    __tablename__ = "watch_cursors"
+
+    name: str = Field(primary_key=True, max_length=40)
+    position: datetime = _when(nullable=False)

@@ -27,6 +27,11 @@ class ExpenseMessages:
         record = await self._record(payload["expense_id"])
         return summary(record) if record is not None else payload
 
+    async def thread_of(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An outcome goes in its expense's thread, which may have been posted after the outcome was owed."""
+        record = await self._record(payload["expense_id"])
+        return {**payload, "thread_ts": record.message_ts} if record is not None and record.message_ts else payload
+
     async def after_send(self, payload: dict[str, Any], ts: str) -> None:
         async with self._db.session() as session:
             await session.execute(

@@ -72,10 +72,22 @@ class ExpenseContext:
     bank_account: tuple[str, str] | None = None  # the company default: (id, name)
     receipt_file_ids: tuple[str, ...] = ()
     lines: int = 1
+    # Fix and retry: the failed expense this modal re-sends, under the same id.
+    retry_of: str | None = None
 
     @property
     def connection(self) -> ConnectionChoice | None:
         return next((c for c in self.connections if c.id == self.connection_id), None)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch_id: str | None  # None: expenses still in the outbox
+    expenses: int
+    synced: int
+    failed: int
+    waiting: int
+    updated_at: Any
 
 
 def total_of(expense: Expense) -> Decimal:
@@ -211,6 +223,133 @@ class ExpenseService:
             statement = select(ExpenseRecord).where(col(ExpenseRecord.submission_key) == submission_key)
             return (await session.execute(statement)).scalar_one_or_none()
 
+    async def start_fix(self, expense_id: str, user_id: str) -> tuple[ExpenseContext, dict[str, Any]]:
+        """The modal for a failed expense, and its values to put back in (names from the local copy)."""
+        record = await self.get(expense_id)
+        if record is None:
+            raise Refusal("That expense is no longer known to the bot.")
+        if record.status == ExpenseStatus.SYNCED.value:
+            raise Refusal("That expense is already in the books; there is nothing to fix.")
+        async with self._db.session() as session:
+            connection = await Connections(session).get(record.connection_id)
+            company = await Companies(session).get(record.company_id)
+        if connection is None or company is None:
+            raise Refusal("The accounting software of that expense is no longer known to the bot.")
+        expense = Expense.model_validate(wire.loads(record.body))
+        context = ExpenseContext(
+            company_id=company.id,
+            company_name=company.name,
+            channel_id=record.channel_id,
+            connections=(ConnectionChoice(connection.id, connection.platform_name, connection.base_currency or "USD"),),
+            connection_id=connection.id,
+            expense_types=self._backend.expense_types,
+            lines=len(expense.lines),
+            retry_of=record.id,
+        )
+        return context, await self._prefill(connection.id, expense)
+
+    async def _prefill(self, connection_id: str, expense: Expense) -> dict[str, Any]:
+        async def named(kind: ReferenceKind, item_id: str | None) -> tuple[str, str] | None:
+            if not item_id:
+                return None
+            return item_id, await self._reference.name_of(connection_id, kind, item_id) or item_id
+
+        contact = None
+        if expense.contact_ref is not None:
+            kind = ReferenceKind.SUPPLIERS if expense.contact_ref.type.value == "Supplier" else ReferenceKind.CUSTOMERS
+            found = await named(kind, expense.contact_ref.id)
+            contact = (f"{expense.contact_ref.type.value}:{expense.contact_ref.id}", found[1]) if found else None
+        lines = []
+        for line in expense.lines:
+            tracking = [await named(ReferenceKind.TRACKING_CATEGORIES, t.id) for t in line.tracking_refs or []]
+            lines.append(
+                {
+                    "account": await named(ReferenceKind.ACCOUNTS, line.account_ref.id),
+                    "tax_rate": await named(ReferenceKind.TAX_RATES, line.tax_rate_ref.id),
+                    "net": f"{line.net_amount:,}",
+                    "tax": f"{line.tax_amount:,}",
+                    "tracking": [t for t in tracking if t],
+                    "invoice_to": await named(ReferenceKind.CUSTOMERS, line.invoice_to.id if line.invoice_to else None),
+                }
+            )
+        return {
+            "type": expense.type.value,
+            "issue_date": expense.issue_date.isoformat(),
+            "currency": expense.currency,
+            "currency_rate": str(expense.currency_rate) if expense.currency_rate is not None else None,
+            "merchant": expense.merchant_name,
+            "contact": contact,
+            "bank_account": await named(
+                ReferenceKind.BANK_ACCOUNTS, expense.bank_account_ref.id if expense.bank_account_ref else None
+            ),
+            "notes": expense.notes,
+            "draft": expense.post_as_draft,
+            "lines": lines,
+        }
+
+    async def resubmit(self, context: ExpenseContext, form: ExpenseInput) -> ExpenseRecord:
+        """Fix and retry: the corrected expense goes out again under its old id (Sync2Books takes a failed id back)."""
+        assert context.retry_of is not None and context.connection is not None
+        expense = build_expense(
+            form,
+            expense_id=context.retry_of,
+            base_currency=context.connection.base_currency,
+            allowed_types=frozenset(context.expense_types),
+        )
+        async with self._db.session() as session:
+            record = await session.get(ExpenseRecord, expense.id)
+            if record is None:
+                raise Refusal("That expense is no longer known to the bot.")
+            if record.status == ExpenseStatus.SYNCED.value:
+                return record  # a second click on an old button: it is already in the books
+            if record.status != ExpenseStatus.FAILED.value and record.state != "rejected":
+                return record  # already on its way again (the same fix submitted twice)
+            for name, value in {
+                "body": wire.dumps(expense, exclude_none=True).decode(),
+                "currency": expense.currency,
+                "total": str(total_of(expense)),
+                "merchant": expense.merchant_name,
+                "state": "waiting",
+                "status": None,
+                "sync_batch_id": None,
+                "accounting_id": None,
+                "error_message": None,
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+                "updated_at": utcnow(),
+            }.items():
+                setattr(record, name, value)
+        self._kick()
+        return record
+
+    async def recent_batches(self, channel_id: str, user_id: str, limit: int = 10) -> tuple[str, list[BatchSummary]]:
+        """The company's latest sync batches as the bot last saw them: (company name, newest first)."""
+        company = await self._companies.resolve(channel_id, user_id)
+        async with self._db.session() as session:
+            statement = (
+                select(ExpenseRecord)
+                .where(col(ExpenseRecord.company_id) == company.id)
+                .order_by(col(ExpenseRecord.updated_at).desc())
+                .limit(200)
+            )
+            records = list((await session.execute(statement)).scalars())
+        batches: dict[str, list[ExpenseRecord]] = {}
+        for record in records:
+            batches.setdefault(record.sync_batch_id or f"outbox:{record.state}", []).append(record)
+        found = [
+            BatchSummary(
+                batch_id=batch_id if not batch_id.startswith("outbox:") else None,
+                expenses=len(members),
+                synced=sum(m.status == ExpenseStatus.SYNCED.value for m in members),
+                failed=sum(m.status == ExpenseStatus.FAILED.value or m.state == "rejected" for m in members),
+                waiting=sum(m.state in ("waiting", "sending") for m in members),
+                updated_at=max(m.updated_at for m in members),
+            )
+            for batch_id, members in batches.items()
+        ]
+        found.sort(key=lambda b: b.updated_at, reverse=True)
+        return company.name, found[:limit]
+
     async def recent_for(self, user_id: str, limit: int = 10) -> list[ExpenseRecord]:
         async with self._db.session() as session:
             statement = (
@@ -345,47 +484,6 @@ class ExpenseOutbox:
             records = list((await session.execute(statement)).scalars())
         for record in records:
             await self._refresh_message(record)
-
-    async def follow_batches(self) -> int:
-        """Look at the batch of every expense not yet synced or failed; answers how many changed.
-
-        One request per open batch: enough for this issue's volumes (the batch watcher replaces it).
-        """
-        async with self._db.session() as session:
-            statement = select(col(ExpenseRecord.sync_batch_id)).where(
-                col(ExpenseRecord.state) == "accepted",
-                col(ExpenseRecord.status).not_in(TERMINAL),
-                col(ExpenseRecord.sync_batch_id).is_not(None),
-            )
-            batch_ids = sorted({row for row in (await session.execute(statement)).scalars() if row})
-        changed: list[str] = []
-        for batch_id in batch_ids:
-            try:
-                batch = await self._backend.sync_batch(batch_id)
-            except Sync2BooksError as exc:
-                log.warning("could not look at sync batch %s (%s); trying again later", batch_id, exc)
-                continue
-            async with self._db.session() as session:
-                for item in batch.expenses:
-                    error = item.error.message if item.error else None
-                    moved = (
-                        update(ExpenseRecord)
-                        .where(
-                            col(ExpenseRecord.id) == item.id,
-                            col(ExpenseRecord.sync_batch_id) == batch_id,
-                            col(ExpenseRecord.status) != item.status.value,
-                        )
-                        .values(
-                            status=item.status.value,
-                            accounting_id=item.accounting_id,
-                            error_message=error,
-                            updated_at=utcnow(),
-                        )
-                    )
-                    if await _changed(session, moved):
-                        changed.append(item.id)
-        await self._refresh_all(changed)
-        return len(changed)
 
 
 async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:

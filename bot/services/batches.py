@@ -1,0 +1,188 @@
+"""Watching sync batches: one ``updatedSince`` listing per look, whatever the number of open batches.
+
+Each look reads every batch that changed since the last one (a few requests of 500), records each
+expense's new status, and owes the channel one message per finished expense — or, when many finish in
+one channel at once, one summary instead of a flood. The cursor is kept in the database and moved only
+after what it covers is recorded, so a restart or an API fault never loses a transition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from bot.backend import ExpenseSyncBackend
+from storage.db import Database
+from storage.repositories import Announcements
+from storage.tables import ExpenseRecord, WatchCursor, utcnow
+from sync2books.errors import Sync2BooksError
+from sync2books.models import BatchExpense, ExpenseStatus, SyncBatch
+
+log = logging.getLogger(__name__)
+
+CURSOR = "sync_batches"
+# This many outcomes in one channel in one look become one summary message.
+SUMMARY_AT = 5
+# An open batch the listing has not mentioned for this long is asked about directly.
+ASK_DIRECTLY_AFTER = timedelta(minutes=5)
+TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
+
+WHAT_TO_DO = {
+    "account_not_found": "Choose an account that exists in the books.",
+    "tax_rate_not_found": "Choose a tax rate that exists in the books.",
+    "contact_not_found": "Choose a supplier or customer that exists in the books.",
+    "bank_account_not_found": "Choose a bank account that exists in the books.",
+    "tracking_category_not_found": "Choose tracking categories that exist in the books.",
+    "missing_bank_account": "Choose the bank account it was paid from, or ask an admin to set the company's default.",
+    "connection_disconnected": "The accounting software was disconnected: reconnect it, then retry.",
+    "connection_error": "The accounting software must be authorized again: then retry.",
+    "platform_error": "The accounting software refused it as it is.",
+}
+
+
+def plain_error(code: str | None, message: str | None) -> str:
+    """A failed expense's error in words a finance person can act on, never a bare code."""
+    told = (message or "").rstrip(".")
+    advice = WHAT_TO_DO.get(code or "", "")
+    if told and advice:
+        return f"{told}. {advice}"
+    return told or advice or "The accounting software refused it."
+
+
+class BatchWatcher:
+    def __init__(
+        self,
+        db: Database,
+        backend: ExpenseSyncBackend,
+        refresh_message: Callable[[ExpenseRecord], Awaitable[Any]],
+        kick: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._backend = backend
+        self._refresh_message = refresh_message
+        self._kick = kick
+
+    async def watch_sync_batches(self) -> int:
+        """One look; answers how many messages it came to owe."""
+        async with self._db.session() as session:
+            cursor = await session.get(WatchCursor, CURSOR)
+        since = cursor.position if cursor else None
+        changed: list[SyncBatch] = []
+        try:
+            async for batch in self._backend.changed_batches(since):
+                changed.append(batch)
+        except Sync2BooksError as exc:
+            # What was read is in order of change, so it can be recorded and the cursor moved past it.
+            log.warning("could not list the changed sync batches (%s); going on from there next time", exc)
+        changed += await self._ask_directly({b.id for b in changed})
+        owed = await self._record(changed)
+        listed = [b.updated_at for b in changed]
+        if listed:
+            await self._move_cursor(max(listed))
+        if owed:
+            self._kick()
+        return owed
+
+    async def _ask_directly(self, already: set[str]) -> list[SyncBatch]:
+        """Open batches the listing has been silent about for a while (a clock the list cannot see past)."""
+        stale = utcnow() - ASK_DIRECTLY_AFTER
+        async with self._db.session() as session:
+            statement = select(col(ExpenseRecord.sync_batch_id)).where(
+                col(ExpenseRecord.state) == "accepted",
+                col(ExpenseRecord.status).not_in(TERMINAL),
+                col(ExpenseRecord.updated_at) < stale,
+            )
+            batch_ids = {b for b in (await session.execute(statement)).scalars() if b and b not in already}
+        found = []
+        for batch_id in sorted(batch_ids):
+            try:
+                found.append(await self._backend.sync_batch(batch_id))
+            except Sync2BooksError as exc:
+                log.warning("could not look at sync batch %s (%s)", batch_id, exc)
+        return found
+
+    async def _move_cursor(self, position: datetime) -> None:
+        async with self._db.session() as session:
+            cursor = await session.get(WatchCursor, CURSOR)
+            if cursor is None:
+                session.add(WatchCursor(name=CURSOR, position=position))
+            elif cursor.position < position:
+                cursor.position = position
+
+    async def _record(self, batches: list[SyncBatch]) -> int:
+        if not batches:
+            return 0
+        by_id = {b.id: b for b in batches}  # a batch listed twice: its latest state wins
+        outcomes: dict[str, list[tuple[ExpenseRecord, BatchExpense, SyncBatch]]] = {}
+        changed: list[str] = []
+        owed = 0
+        async with self._db.session() as session:
+            ids = list(by_id)
+            records: list[ExpenseRecord] = []
+            for start in range(0, len(ids), 500):
+                statement = select(ExpenseRecord).where(col(ExpenseRecord.sync_batch_id).in_(ids[start : start + 500]))
+                records += list((await session.execute(statement)).scalars())
+            for record in records:
+                batch = by_id[record.sync_batch_id or ""]
+                item = next((e for e in batch.expenses if e.id == record.id), None)
+                if item is None:
+                    continue
+                if record.status != item.status.value:
+                    error = item.error.message if item.error else None
+                    moved = await session.execute(
+                        update(ExpenseRecord)
+                        .where(
+                            col(ExpenseRecord.id) == record.id,
+                            col(ExpenseRecord.sync_batch_id) == batch.id,
+                            col(ExpenseRecord.status) != item.status.value,
+                        )
+                        .values(
+                            status=item.status.value,
+                            accounting_id=item.accounting_id,
+                            error_message=error,
+                            updated_at=utcnow(),
+                        )
+                    )
+                    if getattr(moved, "rowcount", 0):
+                        changed.append(record.id)
+                if batch.status.is_terminal and item.status.value in TERMINAL:
+                    outcomes.setdefault(record.channel_id, []).append((record, item, batch))
+            announcements = Announcements(session)
+            for channel, finished in outcomes.items():
+                summarize = len(finished) >= SUMMARY_AT
+                said = []
+                for record, item, batch in finished:
+                    payload = _outcome(record, item, batch)
+                    key = f"outcome:{record.id}:{batch.id}"
+                    if await announcements.owe(key, channel, "expense_outcome", payload, covered=summarize):
+                        said.append(payload)
+                if summarize and said:
+                    key = f"summary:{channel}:{said[0]['expense_id']}:{said[0]['batch_id']}"
+                    owed += await announcements.owe(key, channel, "outcome_summary", {"outcomes": said})
+                elif said:
+                    owed += len(said)
+        for expense_id in changed:
+            async with self._db.session() as session:
+                current = await session.get(ExpenseRecord, expense_id)
+            if current is not None:
+                await self._refresh_message(current)
+        return owed
+
+
+def _outcome(record: ExpenseRecord, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
+    from bot.services.expenses import summary
+
+    return {
+        **summary(record),
+        "batch_id": batch.id,
+        "batch_status": batch.status.value,
+        "status": item.status.value,
+        "accounting_id": item.accounting_id,
+        "error_message": plain_error(item.error.code, item.error.message) if item.error else None,
+        "thread_ts": record.message_ts,
+    }

@@ -1,0 +1,131 @@
+"""Each outcome announced once: across a crash between the Slack post and its record, and across two bot
+processes sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.services.announcements import AnnouncementSender
+from bot.slack import SlackNotifier, web_client
+from storage.db import Database
+from storage.repositories import Announcements, Companies
+from storage.tables import CompanyRecord, ExpenseRecord, utcnow
+from sync2books import wire
+from sync2books.client import SandboxClient
+from sync2books.models import IntegrationKey
+from tests.support.bot import CHANNEL, RunningBot, bot_settings
+from tests.support.databases import postgres_database
+from tests.support.expenses import ledger_refs, make_expense
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
+from tests.support.sandbox import SandboxServer, connect
+
+
+async def test_a_crash_between_the_post_and_its_record_still_announces_once(
+    fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await db.upgrade()
+    notifier = SlackNotifier(web_client(BOT_TOKEN, fake_slack.api_url))
+    payload = {
+        "company_name": "Acme Ltd",
+        "software_name": "Xero",
+        "status": "ERROR",
+        "error_message": "expired",
+        "command": "xero",
+    }
+    async with db.session() as session:
+        await Announcements(session).owe("connection:n1:ERROR:t", CHANNEL, "connection_lost", payload)
+
+    original = Announcements.sent
+
+    async def the_process_dies(self: Announcements, key: str, ts: str | None) -> None:
+        raise RuntimeError("SIGKILL: the post went out, its record never did")
+
+    monkeypatch.setattr(Announcements, "sent", the_process_dies)
+    with pytest.raises(RuntimeError, match="SIGKILL"):
+        await AnnouncementSender(db, notifier, pace=0).send_due()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    monkeypatch.setattr(Announcements, "sent", original)
+
+    # The next start: the lease has run out, the announcement is claimed again …
+    async with db.session() as session:
+        await session.execute(text("UPDATE announcements SET lease_until = :past"), {"past": utcnow() - timedelta(1)})
+    assert await AnnouncementSender(db, notifier, pace=0).send_due() == 1
+    # … and found in the channel by its metadata stamp, so it is recorded, not posted again.
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    async with db.session() as session:
+        stored = await Announcements(session).get("connection:n1:ERROR:t")
+    assert stored is not None
+    assert (stored.state, stored.message_ts) == ("sent", fake_slack.messages(CHANNEL)[0]["ts"])
+    await db.dispose()
+
+
+async def test_two_bot_processes_on_postgresql_announce_each_of_200_outcomes_once(
+    fake_slack: FakeSlack, sandbox: SandboxServer, client: SandboxClient
+) -> None:
+    company = await client.create_company("Busy Ltd")
+    connection = await connect(client, company, IntegrationKey.XERO)
+    refs = await ledger_refs(client, connection)
+    await client.configure_sandbox(processing_delay_ms=600_000)
+    channels = [f"C{n:04d}" for n in range(200)]
+    for channel in channels:
+        fake_slack.add_channel(channel, name=channel.lower())
+    expenses = [make_expense(refs, merchantName=f"Shop {n}") for n in range(200)]
+    accepted = [await client.create_expenses(connection.id, [e]) for e in expenses]
+
+    async with postgres_database() as url:
+        db = Database(url)
+        await db.upgrade()
+        now = utcnow()
+        async with db.session() as session:
+            await Companies(session).save(
+                CompanyRecord(id=company.id, name=company.name, registered_by="U1", created_at=now)
+            )
+            for expense, answer, channel in zip(expenses, accepted, channels, strict=True):
+                session.add(_accepted(expense, answer.sync_batch_id, company.id, connection.id, channel))
+        await db.dispose()
+
+        settings = bot_settings(fake_slack, url, sandbox.url, poll_interval_seconds=0.3)
+        with RunningBot(settings, fake_slack), RunningBot(settings, fake_slack):
+            await client.configure_sandbox(processing_delay_ms=0)
+            await fake_slack.wait_for(
+                "chat.postMessage", count=200, where=lambda c: "is in the books" in text_of(c.params), timeout=120
+            )
+            await asyncio.sleep(2.0)  # time for any second announcement to show itself
+    keys = Counter(
+        call.params["metadata"]["event_payload"]["key"]
+        for call in fake_slack.calls_to("chat.postMessage")
+        if not call.rate_limited
+    )
+    assert len(keys) == 200
+    assert set(keys.values()) == {1}, [k for k, n in keys.items() if n > 1]
+
+
+def _accepted(expense: Any, batch_id: str, company_id: str, connection_id: str, channel: str) -> ExpenseRecord:
+    now = utcnow()
+    return ExpenseRecord(
+        id=expense.id,
+        company_id=company_id,
+        connection_id=connection_id,
+        channel_id=channel,
+        submitted_by="U1",
+        submission_key=f"test:{uuid.uuid4()}",
+        body=wire.dumps(expense, exclude_none=True).decode(),
+        currency=expense.currency,
+        total="12.00",
+        merchant=expense.merchant_name,
+        state="accepted",
+        status="QUEUED",
+        sync_batch_id=batch_id,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
