@@ -184,6 +184,26 @@ class Announcements:
         }
         return await _insert_new(self.session, Announcement, values, "key")
 
+    async def owe_many(self, rows: Sequence[dict[str, Any]], *, covered: bool = False) -> set[str]:
+        """``owe`` for many facts in one statement; answers the keys that were new (the rest were said)."""
+        if not rows:
+            return set()
+        now = utcnow()
+        values = [
+            {**row, "state": "covered" if covered else "pending", "attempts": 0, "created_at": now} for row in rows
+        ]
+        insert = pg_insert if _dialect(self.session) == "postgresql" else sqlite_insert
+        inserted: set[str] = set()
+        for start in range(0, len(values), 500):
+            statement = (
+                insert(Announcement)
+                .values(values[start : start + 500])
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(col(Announcement.key))
+            )
+            inserted |= set((await self.session.execute(statement)).scalars())
+        return inserted
+
     async def claim(self, *, limit: int, lease: timedelta) -> list[Announcement]:
         """Take up to ``limit`` announcements to send: pending ones, and ones whose sender's lease ran out.
 

@@ -22,7 +22,10 @@ from storage.tables import Announcement
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-BATCH = 20
+BATCH = 200
+# Channels are paced one by one (about a message a second each), but sent to side by side, so that a busy
+# channel never holds up the others.
+CHANNELS_AT_ONCE = 50
 MAX_ATTEMPTS = 8
 SECONDS_PER_CHANNEL_MESSAGE = 1.0
 
@@ -61,8 +64,15 @@ class AnnouncementSender:
                     claimed = await Announcements(session).claim(limit=BATCH, lease=LEASE)
                 if not claimed:
                     return sent
+                by_channel: dict[str, list[Announcement]] = {}
                 for announcement in claimed:
-                    sent += await self._send(announcement)
+                    by_channel.setdefault(announcement.channel_id, []).append(announcement)
+                gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
+                sent += sum(await asyncio.gather(*(self._send_channel(queue, gate) for queue in by_channel.values())))
+
+    async def _send_channel(self, queue: list[Announcement], gate: asyncio.Semaphore) -> int:
+        async with gate:
+            return sum([await self._send(announcement) for announcement in queue])
 
     async def _send(self, announcement: Announcement) -> int:
         key, channel, kind = announcement.key, announcement.channel_id, announcement.kind

@@ -53,16 +53,19 @@ class CompanyService:
         self._directory = directory
         self._kick = kick
 
-    async def resolve(self, channel_id: str, user_id: str) -> LinkedCompany:
-        """The company a command acts on: the channel's, or in a direct message the user's only one.
+    async def resolve(self, channel_id: str | None, user_id: str) -> LinkedCompany:
+        """The company a command acts on: the channel's, or in a direct message (or a shortcut, which has no
+        channel) the user's only one.
 
-        NotLinked when there is none; a Refusal that names them when a direct message could mean several.
+        NotLinked when there is none; a Refusal that names them when it could mean several.
         """
-        async with self._db.session() as session:
-            company = await Companies(session).for_channel(channel_id)
+        company = None
+        if channel_id is not None:
+            async with self._db.session() as session:
+                company = await Companies(session).for_channel(channel_id)
         if company is not None:
             return LinkedCompany(company.id, company.name)
-        if is_direct_message(channel_id):
+        if channel_id is None or is_direct_message(channel_id):
             channels = await self._directory.channels_of(user_id)
             async with self._db.session() as session:
                 linked = await Companies(session).linked_to_channels(channels)

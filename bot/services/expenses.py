@@ -125,7 +125,7 @@ class ExpenseService:
 
     async def start(self, channel_id: str | None, user_id: str, receipt_file_ids: Sequence[str] = ()) -> ExpenseContext:
         """Everything the modal needs, from local data only (it must open within Slack's three seconds)."""
-        company = await self._companies.resolve(channel_id or "D-shortcut", user_id)
+        company = await self._companies.resolve(channel_id, user_id)
         async with self._db.session() as session:
             records = await Connections(session).for_company(company.id)
             channels = await Companies(session).channels_of(company.id)

@@ -14,12 +14,14 @@ from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
 
 
-async def submit(bot: RunningBot, fake: FakeSlack, refs: LedgerRefs, **changes: Any) -> None:
+async def submit(
+    bot: RunningBot, fake: FakeSlack, refs: LedgerRefs, view: dict[str, Any] | None = None, **changes: Any
+) -> None:
     account = changes.pop("account", None)
     values = filled(refs, **changes)
     if account:
         values["line0_account"] = {"opt_account": selected(account)}
-    view = await open_expense_modal(bot, fake)
+    view = view or await open_expense_modal(bot, fake)
     sent = await bot.sender.submit_view(user_id=ADMIN, callback_id="expense", values=values, view=view)
     assert sent.status_code == 200
 
@@ -67,10 +69,15 @@ async def test_a_partially_failed_batch_tells_each_expense_its_own_outcome(
     bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
 ) -> None:
     connection, refs = await company_with_xero(bot, fake_slack, client)
-    await client.configure_sandbox(latency_ms=1500)  # the two submissions wait together, then go as one batch
+    views = [await open_expense_modal(bot, fake_slack) for _ in range(3)]
+    warmup, first, second = views
+    await client.configure_sandbox(latency_ms=1500)
+    # While the warm-up's request is in flight the next two wait together, and go as one batch.
+    await submit(bot, fake_slack, refs, warmup, merchant="Warm Up")
+    await asyncio.sleep(0.3)
     await asyncio.gather(
-        submit(bot, fake_slack, refs, merchant="Half Good"),
-        submit(bot, fake_slack, refs, merchant="Half Bad", account="acc-gone"),
+        submit(bot, fake_slack, refs, first, merchant="Half Good"),
+        submit(bot, fake_slack, refs, second, merchant="Half Bad", account="acc-gone"),
     )
     await thread_reply(fake_slack, "Half Good", "is in the books", timeout=40)
     await thread_reply(fake_slack, "Half Bad", "did not sync", timeout=40)
@@ -168,3 +175,27 @@ async def wait_accepted(sandbox: SandboxServer, connection: Connection, count: i
     async with asyncio.timeout(20):
         while await sandbox.call(read) < count:  # noqa: ASYNC110 - polling another thread's store
             await asyncio.sleep(0.05)
+
+
+async def test_status_and_the_home_tab_show_recent_expenses_and_batches(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    _, refs = await company_with_xero(bot, fake_slack, client)
+    await submit(bot, fake_slack, refs, merchant="Status Lunch")
+    await thread_reply(fake_slack, "Status Lunch", "is in the books")
+    await submit(bot, fake_slack, refs, merchant="Status Taxi", account="acc-gone")
+    await thread_reply(fake_slack, "Status Taxi", "did not sync")
+
+    asked = await bot.sender.command("status", user_id=ADMIN, channel_id=CHANNEL)
+    (answer,) = await fake_slack.wait_for_responses(asked.response_key)
+    said = text_of(answer)
+    assert "*Acme Ltd*'s recent sync batches" in said
+    assert "1 expense(s), :white_check_mark: completed (1 in the books, 0 failed)" in said
+    assert "1 expense(s), :x: failed (0 in the books, 1 failed)" in said
+
+    await bot.sender.event({"type": "app_home_opened", "user": ADMIN, "tab": "home"}, event_id="Ev0STATUS")
+    await fake_slack.wait_for("views.publish")
+    home = text_of(fake_slack.home(ADMIN))
+    assert "Your recent expenses" in home
+    assert "*Status Lunch* — £1,481.40 — :white_check_mark: In the books" in home
+    assert "*Status Taxi* — £1,481.40 — :x: Sync failed" in home
