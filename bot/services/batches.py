@@ -32,6 +32,7 @@ SUMMARY_AT = 3
 # An open batch the listing has not mentioned for this long is asked about directly.
 ASK_DIRECTLY_AFTER = timedelta(minutes=5)
 TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
+MAX_SKIPPED_LOOKS = 8
 
 WHAT_TO_DO = {
     "account_not_found": "Choose an account that exists in the books.",
@@ -67,9 +68,14 @@ class BatchWatcher:
         self._backend = backend
         self._refresh_message = refresh_message
         self._kick = kick
+        self._failures = 0
+        self._skip = 0
 
     async def watch_sync_batches(self) -> int:
         """One look; answers how many messages it came to owe."""
+        if self._skip:
+            self._skip -= 1  # backing off after a failed look
+            return 0
         async with self._db.session() as session:
             cursor = await session.get(WatchCursor, CURSOR)
         since = cursor.position if cursor else None
@@ -79,7 +85,13 @@ class BatchWatcher:
                 changed.append(batch)
         except Sync2BooksError as exc:
             # What was read is in order of change, so it can be recorded and the cursor moved past it.
-            log.warning("could not list the changed sync batches (%s); going on from there next time", exc)
+            self._failures += 1
+            self._skip = min(MAX_SKIPPED_LOOKS, 2 ** (self._failures - 1))
+            log.warning(
+                "could not list the changed sync batches (%s); going on from there in %d look(s)", exc, self._skip + 1
+            )
+        else:
+            self._failures = 0
         changed += await self._ask_directly({b.id for b in changed})
         owed = await self._record(changed)
         listed = [b.updated_at for b in changed]

@@ -199,3 +199,35 @@ async def test_status_and_the_home_tab_show_recent_expenses_and_batches(
     assert "Your recent expenses" in home
     assert "*Status Lunch* — £1,481.40 — :white_check_mark: In the books" in home
     assert "*Status Taxi* — £1,481.40 — :x: Sync failed" in home
+
+
+async def test_the_watcher_backs_off_through_api_faults_and_catches_up(tmp_path: Any, client: SandboxClient) -> None:
+    from bot.backend import Sync2BooksBackend
+    from bot.services.batches import BatchWatcher
+    from storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await db.upgrade()
+    looks = {"n": 0}
+    backend = Sync2BooksBackend(client)
+    listing = backend.changed_batches
+
+    def counted(since: Any) -> Any:
+        looks["n"] += 1
+        return listing(since)
+
+    backend.changed_batches = counted  # type: ignore[method-assign]
+
+    async def nothing(record: Any) -> None:
+        return None
+
+    watcher = BatchWatcher(db, backend, nothing, lambda: None)
+    await client.configure_sandbox(error_rate=1.0)
+    for _ in range(8):
+        await watcher.watch_sync_batches()
+    await client.configure_sandbox(error_rate=0.0)
+    assert looks["n"] == 3  # it asked at looks 1, 3 and 6 (skipping 1, then 2, then 4): not every time
+    for _ in range(9):
+        await watcher.watch_sync_batches()
+    assert looks["n"] >= 5  # and it catches up once the API answers again
+    await db.dispose()
