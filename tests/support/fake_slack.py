@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -37,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from sync2books.sandbox.server import bind_socket, url_of
+from tests.support.servers import ThreadedServer
 
 BOT_TOKEN = "xoxb-test-token"
 TEAM_ID = "T0001"
@@ -212,7 +211,6 @@ class FakeSlack:
         self._socket_close_codes: list[int] = []  # how each connection ended, as the fake saw it
         self._socket_received: list[str] = []  # every text frame the app sent, as sent
         self._acks: dict[str, Json] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.add_user(BOT_USER_ID, name=BOT_NAME, real_name="Sync2Books", is_bot=True)
 
         self._handlers: dict[str, Handler] = {
@@ -241,48 +239,28 @@ class FakeSlack:
                 WebSocketRoute("/socket/{socket_id}", self._socket),
             ]
         )
-        self._sock = bind_socket("127.0.0.1", 0)
-        self.url = url_of(self._sock)
+        self._server = ThreadedServer(app, "fake Slack", lifespan="off")
+        self.url = self._server.url
         self.api_url = f"{self.url}/api/"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name="fake-slack", daemon=True)
-        self._failure: BaseException | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self._server.serve(sockets=[self._sock])
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the test in __enter__/__exit__
-            self._failure = exc
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._server.loop
 
     def __enter__(self) -> FakeSlack:
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started or not self._thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not self._server.started:
-            raise RuntimeError(f"the fake Slack did not start: {self._failure!r}")
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         loop = self._loop
-        if loop is not None and self._thread.is_alive() and self.socket_connected:
+        if loop is not None and self._server.running and self.socket_connected:
             # Going away (1001), as a server that shuts down says; otherwise uvicorn would answer 1012 (restart).
             closing = asyncio.run_coroutine_threadsafe(self._close_sockets(1001), loop)
             with contextlib.suppress(Exception):
                 closing.result(timeout=5)
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-        self._sock.close()
-        if self._thread.is_alive():
-            raise RuntimeError("the fake Slack did not stop within 15 s")
+        self._server.stop()
 
     # --- arranging the workspace -----------------------------------------------------------------------------
 
@@ -572,7 +550,7 @@ class FakeSlack:
     async def _on_fake_loop(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the fake's loop, where the websockets live, from whichever loop the caller is on."""
         loop = self._loop
-        if loop is None or not self._thread.is_alive():
+        if loop is None or not self._server.running:
             work.close()
             raise RuntimeError("the fake Slack is not running")
         if asyncio.get_running_loop() is loop:

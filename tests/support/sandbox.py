@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import uvicorn
 
 from sync2books.client import RetryPolicy, SandboxClient
 from sync2books.models import Company, Connection, IntegrationKey
 from sync2books.sandbox.app import Sandbox
-from sync2books.sandbox.server import bind_socket, url_of
+from tests.support.servers import ThreadedServer
 
 T = TypeVar("T")
 
@@ -31,44 +29,19 @@ class SandboxServer:
     def __init__(self, db_path: Path, *, fault_injection: bool = True, processing_delay_ms: int = 50) -> None:
         self.sandbox = Sandbox(db_path, fault_injection=fault_injection)
         self.sandbox.settings.processing_delay_ms = processing_delay_ms
-        self._sock = bind_socket("127.0.0.1", 0)
-        self.url = url_of(self._sock)
-        self._server = uvicorn.Server(uvicorn.Config(self.sandbox.app, log_level="warning", access_log=False))
-        self._thread = threading.Thread(target=self._run, name="sandbox", daemon=True)
-        self._failure: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = ThreadedServer(self.sandbox.app, "sandbox")
+        self.url = self._server.url
 
     async def call(self, work: Callable[[Sandbox], Awaitable[T]]) -> T:
         """Run ``work(sandbox)`` on the sandbox's own event loop, where its store lives."""
-        assert self._loop is not None
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work(self.sandbox), self._loop))
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        await self._server.serve(sockets=[self._sock])
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the test in __enter__/__exit__
-            self._failure = exc
+        return await asyncio.wrap_future(self._server.submit(work(self.sandbox)))  # type: ignore[arg-type]
 
     def __enter__(self) -> SandboxServer:
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started or not self._thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not self._server.started:
-            raise RuntimeError(f"the sandbox did not start: {self._failure!r}")
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-        self._sock.close()
-        if self._thread.is_alive():
-            raise RuntimeError("the sandbox did not stop within 15 s")
+        self._server.stop()
 
     def client(self, key: str = TEST_KEY, **kwargs: object) -> SandboxClient:
         kwargs.setdefault("retry", FAST_RETRY)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -15,8 +12,8 @@ from starlette.routing import Route
 
 from sync2books.client import RetryPolicy, Sync2BooksClient
 from sync2books.errors import ServerError, Sync2BooksAPIError
-from sync2books.sandbox.server import bind_socket, url_of
 from tests.support.sandbox import TEST_KEY
+from tests.support.servers import ThreadedServer
 
 
 class ScriptedService:
@@ -33,21 +30,15 @@ class ScriptedService:
             return JSONResponse({"results": [], "page": 1, "pageSize": 100, "total": 0})
 
         app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
-        self._sock = bind_socket("127.0.0.1", 0)
-        self.url = url_of(self._sock)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])))
+        self._server = ThreadedServer(app, "scripted service")
+        self.url = self._server.url
 
     def __enter__(self) -> ScriptedService:
-        self._thread.start()
-        while not self._server.started:
-            threading.Event().wait(0.01)
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._server.stop()
 
 
 @pytest.fixture
