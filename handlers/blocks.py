@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.services.home import HomeCompany
-from bot.software import COMMAND_NAMES, valid_names
+from bot.software import valid_names
 from sync2books.models import Connection
 
 Block = dict[str, Any]
@@ -332,10 +332,6 @@ ANNOUNCEMENTS = {
 
 def announcement(kind: str, payload: dict[str, Any]) -> Message:
     return ANNOUNCEMENTS[kind](payload)
-
-
-def software_choices() -> str:
-    return ", ".join(names[0] for names in COMMAND_NAMES.values())
 
 
 # --------------------------------------------------------------------------- expenses

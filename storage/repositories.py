@@ -133,9 +133,6 @@ class AuthLinks:
     async def add(self, link: AuthLinkRecord) -> None:
         self.session.add(link)
 
-    async def get(self, link_id: str) -> AuthLinkRecord | None:
-        return await self.session.get(AuthLinkRecord, link_id)
-
     async def set_message(self, link_ids: Sequence[str], message_ts: str) -> None:
         statement = update(AuthLinkRecord).where(col(AuthLinkRecord.id).in_(link_ids)).values(message_ts=message_ts)
         await self.session.execute(statement)

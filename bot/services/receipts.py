@@ -206,8 +206,3 @@ class ReceiptService:
                 f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload
             )
         self._kick()
-
-    async def attached_to(self, expense_id: str) -> list[ReceiptRecord]:
-        async with self._db.session() as session:
-            statement = select(ReceiptRecord).where(col(ReceiptRecord.expense_id) == expense_id)
-            return list((await session.execute(statement)).scalars())
