@@ -27,6 +27,11 @@ from storage.tables import (
 )
 
 
+def is_postgres(session: AsyncSession) -> bool:
+    """Row locks with SKIP LOCKED are PostgreSQL's; SQLite has one writer at a time anyway."""
+    return _dialect(session) == "postgresql"
+
+
 def _dialect(session: AsyncSession) -> str:
     bind = session.bind
     assert bind is not None

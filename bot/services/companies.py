@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from bot.backend import ExpenseSyncBackend
 from bot.ports import Directory
 from bot.services.access import AccessPolicy
+from bot.services.observed import connection_record
 from bot.services.refusals import NotLinked, Refusal, backend_trouble
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
-from storage.tables import CompanyRecord, ConnectionRecord, utcnow
+from storage.tables import CompanyRecord, utcnow
 from sync2books.errors import Sync2BooksError
 from sync2books.models import Company
 
@@ -152,18 +153,7 @@ class CompanyService:
             if not await companies.link_channel(channel_id, company.id, user_id):
                 return False
             for connection in company.connections:
-                await Connections(session).record_new(
-                    ConnectionRecord(
-                        id=connection.id,
-                        company_id=company.id,
-                        integration_key=connection.integration_key.value,
-                        platform_name=connection.platform_name,
-                        status=connection.status.value,
-                        error_message=connection.error.message if connection.error else None,
-                        observed_at=utcnow(),
-                        base_currency=connection.base_currency,
-                    )
-                )
+                await Connections(session).record_new(connection_record(connection))
             payload = {"company_id": company.id, "company_name": company.name, "user_id": user_id}
             await Announcements(session).owe(f"{kind}:{company.id}:{channel_id}", channel_id, kind, payload)
         self._kick()

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from bot.backend import ExpenseSyncBackend
 from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
+from bot.services.observed import connection_record
 from bot.services.refusals import Refusal, backend_trouble
 from bot.software import command_name, display_name, parse_software, valid_names
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Connections
-from storage.tables import AuthLinkRecord, ConnectionRecord, utcnow
+from storage.tables import AuthLinkRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
 from sync2books.models import Connection, ConnectionStatus, IntegrationKey
@@ -164,7 +165,7 @@ class ConnectionService:
         async with self._db.session() as session:
             connections = Connections(session)
             if not await connections.change_status(connection.id, DISCONNECTING, connection.status.value, None):
-                await connections.record_new(_record(connection))
+                await connections.record_new(connection_record(connection))
             payload = {
                 "company_name": company.name,
                 "software_name": connection.platform_name,
@@ -187,16 +188,3 @@ class ConnectionService:
                 return ConnectionStatus.CONNECTED.value
             await connections.change_status(connection_id, known.status, DISCONNECTING, known.error_message)
             return known.status
-
-
-def _record(connection: Connection) -> ConnectionRecord:
-    return ConnectionRecord(
-        id=connection.id,
-        company_id=connection.company_id,
-        integration_key=connection.integration_key.value,
-        platform_name=connection.platform_name,
-        status=connection.status.value,
-        error_message=connection.error.message if connection.error else None,
-        observed_at=utcnow(),
-        base_currency=connection.base_currency,
-    )

@@ -29,7 +29,7 @@ from bot.services.expense_form import ExpenseInput, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
 from storage.db import Database
-from storage.repositories import Announcements, Companies, Connections
+from storage.repositories import Announcements, Companies, Connections, is_postgres
 from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
 from sync2books import wire
 from sync2books.errors import (
@@ -403,7 +403,7 @@ class ExpenseOutbox:
                 and_(col(ExpenseRecord.state) == "sending", col(ExpenseRecord.lease_until) < now),
             )
             statement = select(ExpenseRecord).where(due).order_by(col(ExpenseRecord.created_at)).limit(CLAIM_AT_ONCE)
-            if _is_postgres(session):
+            if is_postgres(session):
                 statement = statement.with_for_update(skip_locked=True)
             claimed = list((await session.execute(statement)).scalars())
             for record in claimed:
@@ -489,16 +489,6 @@ class ExpenseOutbox:
 async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:
     values.setdefault("updated_at", utcnow())
     await session.execute(update(ExpenseRecord).where(col(ExpenseRecord.id) == expense_id).values(**values))
-
-
-async def _changed(session: AsyncSession, statement: Any) -> int:
-    result = await session.execute(statement)
-    return int(getattr(result, "rowcount", 0))
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    bind = session.bind
-    return bind is not None and bind.dialect.name == "postgresql"
 
 
 _ITEM = re.compile(r"^\[(\d+)\]")

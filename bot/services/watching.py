@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backend import ExpenseSyncBackend
-from bot.services.connections import DISCONNECTING, _record, signature
+from bot.services.connections import DISCONNECTING, signature
+from bot.services.observed import connection_record
 from bot.software import command_name
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
@@ -113,7 +114,7 @@ class ConnectionWatcher:
                 key = f"connection:{connection.id}:{connection.status.value}:{wire.utc_z(connection.updated_at)}"
                 payload = _connection_payload(company, connection)
                 if record is None:
-                    await Connections(session).record_new(_record(connection))
+                    await Connections(session).record_new(connection_record(connection))
                     if connection.status == ConnectionStatus.CONNECTED and connection.id not in completed_by_link:
                         for channel in channels:
                             owed += await announcements.owe(key, channel, "connection_connected", payload)
