@@ -1,0 +1,359 @@
+"""The async client for Codat's Sync for Expenses API: one class, explicit timeouts, typed errors, retries in one place.
+
+Built like ``sync2books.client.Sync2BooksClient`` and sharing its ``RetryPolicy``, typed errors and exact-decimal
+JSON. Retries follow Codat's SDKs (408, 429 and 5xx, exponential backoff with jitter, ``Retry-After`` honoured),
+narrowed to what is safe to repeat:
+
+- 429, 408 and 503 say the request was not handled, and a refused connection that it was never sent: these are
+  retried for every call;
+- other 5xx, read timeouts and dropped connections may come after Codat handled the request: these are retried
+  only for idempotent calls (GET, PATCH, and the expense POST, which Codat de-duplicates by transaction id).
+
+The API key travels only in the ``Authorization`` header; no message, log line or ``repr`` contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from codat.errors import codat_error_from_response
+from codat.models import (
+    MAX_EXPENSES_PER_REQUEST,
+    CodatAttachment,
+    CodatCompany,
+    CodatConnection,
+    CodatCustomer,
+    CodatPage,
+    CodatSupplier,
+    CompanyConfiguration,
+    CompanyInformation,
+    CompanySyncStatus,
+    ConnectionState,
+    CreateExpenseResponse,
+    ExpenseTransaction,
+    MappingOptions,
+    SyncTransaction,
+    codat_company_name,
+)
+from sync2books import wire
+from sync2books.client import RetryPolicy
+from sync2books.errors import Sync2BooksAPIError, Sync2BooksTransportError, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_BASE_URL = "https://api.codat.io"
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=60.0, pool=10.0)
+# Codat's SDKs retry 408, 429 and 5xx. These three say the request was not handled, so they are retried for every
+# call; any other 5xx only for idempotent calls.
+NOT_HANDLED_STATUSES = frozenset({408, 429, 503})
+CONNECTIONS_PAGE_SIZE = 100
+REFERENCE_PAGE_SIZE = 1000
+SYNC_TRANSACTIONS_PAGE_SIZE = 100
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Our own malformed request: sending it again cannot help.
+_NEVER_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
+
+
+def _segment(value: str, what: str) -> str:
+    """One path segment, escaped; an empty id would silently address another resource."""
+    if not value:
+        raise ValueError(f"A Codat {what} is required")
+    return quote(value, safe="")
+
+
+class CodatClient:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str = "",
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not api_key.strip():
+            raise ValueError("A Codat API key is required (Codat Portal → Developers → API keys)")
+        token = base64.b64encode(api_key.encode("utf-8")).decode("ascii")
+        # Kept only to scrub them from error text that might (against the contract) echo them back.
+        self._secrets = (api_key, token)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Basic {token}", "User-Agent": "sync2books-slack/0.1"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"CodatClient({str(self._http.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> CodatClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ the one place requests are made
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Any = None,
+        json: Any = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> httpx.Response:
+        """Send one call, retrying what is safe to retry; answer the 2xx response or raise a typed error."""
+        content = wire.dumps(json, exclude_none=True) if json is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        url = path.lstrip("/")
+        shown = "/" + url
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method, url, params=params, content=content, files=files, headers=headers
+                )
+            except httpx.TransportError as exc:
+                retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
+                if not retriable or attempt >= self.retry.max_retries:
+                    raise Sync2BooksTransportError(
+                        f"Codat {method} {shown} failed: {type(exc).__name__}"
+                        + (f" after {attempt + 1} attempts" if attempt else "")
+                    ) from exc
+                pause = self.retry.delay(attempt, None, self._rng)
+                log.warning(
+                    "Codat %s %s: %s; retry %d of %d in %.2fs",
+                    method,
+                    shown,
+                    type(exc).__name__,
+                    attempt + 1,
+                    self.retry.max_retries,
+                    pause,
+                )
+            else:
+                if response.is_success:
+                    return response
+                status = response.status_code
+                retriable = status in NOT_HANDLED_STATUSES or (idempotent and status >= 500)
+                retry_after = retry_after_seconds(response)
+                too_long = retry_after is not None and retry_after > self.retry.max_retry_after
+                if not retriable or attempt >= self.retry.max_retries or too_long:
+                    raise self._scrubbed(codat_error_from_response(response))
+                pause = self.retry.delay(attempt, retry_after, self._rng)
+                log.warning(
+                    "Codat %s %s answered %d; retry %d of %d in %.2fs",
+                    method,
+                    shown,
+                    status,
+                    attempt + 1,
+                    self.retry.max_retries,
+                    pause,
+                )
+            attempt += 1
+            await self._sleep(pause)
+
+    def _scrubbed(self, error: Sync2BooksAPIError) -> Sync2BooksAPIError:
+        """The error again with the key blanked out, should Codat's text ever have echoed it."""
+        texts = [error.message] + [d.field + d.message for d in error.details]
+        if not any(secret in text for secret in self._secrets for text in texts):
+            return error
+
+        def clean(text: str) -> str:
+            for secret in self._secrets:
+                text = text.replace(secret, "[redacted]")
+            return text
+
+        details = [d.model_copy(update={"field": clean(d.field), "message": clean(d.message)}) for d in error.details]
+        return type(error)(error.status, error.code, clean(error.message), details, error.request_id, error.retry_after)
+
+    # ------------------------------------------------------------------ answers into models
+
+    @staticmethod
+    def _bad_response(response: httpx.Response, what: str, problem: str) -> Sync2BooksAPIError:
+        request = response.request
+        return Sync2BooksAPIError(
+            response.status_code,
+            "bad_response",
+            f"Codat's answer to {request.method} {request.url.path} was not {what}: {problem}",
+        )
+
+    @classmethod
+    def _parse(cls, response: httpx.Response, model: type[M]) -> M:
+        return cls._parse_data(response, cls._json(response, model.__name__), model)
+
+    @classmethod
+    def _parse_list(cls, response: httpx.Response, model: type[M]) -> list[M]:
+        what = f"a list of {model.__name__}"
+        data = cls._json(response, what)
+        if not isinstance(data, list):
+            raise cls._bad_response(response, what, f"it is a JSON {type(data).__name__}, not a list")
+        return [cls._parse_data(response, item, model) for item in data]
+
+    @classmethod
+    def _json(cls, response: httpx.Response, what: str) -> Any:
+        try:
+            return wire.loads(response.content)
+        except wire.NotJSONError:
+            raise cls._bad_response(response, what, "the body is not JSON") from None
+
+    @classmethod
+    def _parse_data(cls, response: httpx.Response, data: Any, model: type[M]) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            # Field names and pydantic's wording only; never the values, which are Codat's data.
+            problems = [
+                f"{'.'.join(str(part) for part in error['loc']) or 'the body'} {error['msg'].lower()}"
+                for error in exc.errors(include_url=False, include_input=False)
+            ]
+            more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise cls._bad_response(response, model.__name__, "; ".join(problems[:3]) + more) from None
+
+    async def _get(self, path: str, model: type[M], params: Any = None) -> M:
+        response = await self.request("GET", path, idempotent=True, params=params)
+        return self._parse(response, model)
+
+    async def _all_pages(self, path: str, model: type[M], page_size: int) -> list[M]:
+        """Every item of a paged list: page after page until a short page, an empty one, or totalResults."""
+        items: list[M] = []
+        page = 1
+        while True:
+            answer = await self._get(path, CodatPage[model], {"page": page, "pageSize": page_size})  # type: ignore[valid-type]
+            items.extend(answer.results)
+            served = answer.page_size if answer.page_size > 0 else page_size
+            if not answer.results or len(answer.results) < served or len(items) >= answer.total_results:
+                return items
+            page += 1
+
+    # ------------------------------------------------------------------ companies
+
+    async def create_company(self, name: str, description: str | None = None) -> CodatCompany:
+        """Create a company; characters Codat's name pattern refuses are removed first, as Codat itself would."""
+        body: dict[str, Any] = {"name": codat_company_name(name)}
+        if description is not None:
+            body["description"] = description
+        # Not retried after it may have been handled: a second POST would create a second company.
+        response = await self.request("POST", "/companies", idempotent=False, json=body)
+        return self._parse(response, CodatCompany)
+
+    async def get_company(self, company_id: str) -> CodatCompany:
+        return await self._get(f"/companies/{_segment(company_id, 'company id')}", CodatCompany)
+
+    async def list_companies(self, page: int = 1, page_size: int = 1) -> CodatPage[CodatCompany]:
+        return await self._get("/companies", CodatPage[CodatCompany], {"page": page, "pageSize": page_size})
+
+    # ------------------------------------------------------------------ connections
+
+    async def list_connections(self, company_id: str) -> list[CodatConnection]:
+        path = f"/companies/{_segment(company_id, 'company id')}/connections"
+        return await self._all_pages(path, CodatConnection, CONNECTIONS_PAGE_SIZE)
+
+    async def create_connection(self, company_id: str, platform_key: str) -> CodatConnection:
+        path = f"/companies/{_segment(company_id, 'company id')}/connections"
+        response = await self.request("POST", path, idempotent=False, json={"platformKey": platform_key})
+        return self._parse(response, CodatConnection)
+
+    async def unlink_connection(self, company_id: str, connection_id: str) -> CodatConnection:
+        path = f"/companies/{_segment(company_id, 'company id')}/connections/{_segment(connection_id, 'connection id')}"
+        body = {"status": ConnectionState.UNLINKED.value}
+        response = await self.request("PATCH", path, idempotent=True, json=body)
+        return self._parse(response, CodatConnection)
+
+    async def create_partner_expense_connection(self, company_id: str) -> CodatConnection:
+        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/connections/partnerExpense"
+        response = await self.request("POST", path, idempotent=False)
+        return self._parse(response, CodatConnection)
+
+    # ------------------------------------------------------------------ the company's books
+
+    async def get_company_info(self, company_id: str) -> CompanyInformation:
+        return await self._get(f"/companies/{_segment(company_id, 'company id')}/data/info", CompanyInformation)
+
+    async def get_config(self, company_id: str) -> CompanyConfiguration:
+        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/config"
+        return await self._get(path, CompanyConfiguration)
+
+    async def get_mapping_options(self, company_id: str) -> MappingOptions:
+        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/mappingOptions"
+        return await self._get(path, MappingOptions)
+
+    async def list_suppliers(self, company_id: str) -> list[CodatSupplier]:
+        path = f"/companies/{_segment(company_id, 'company id')}/data/suppliers"
+        return await self._all_pages(path, CodatSupplier, REFERENCE_PAGE_SIZE)
+
+    async def list_customers(self, company_id: str) -> list[CodatCustomer]:
+        path = f"/companies/{_segment(company_id, 'company id')}/data/customers"
+        return await self._all_pages(path, CodatCustomer, REFERENCE_PAGE_SIZE)
+
+    # ------------------------------------------------------------------ expenses
+
+    async def create_expense_transactions(
+        self, company_id: str, transactions: Sequence[ExpenseTransaction]
+    ) -> CreateExpenseResponse:
+        """Send 1–50 transactions as one sync; Codat refuses an id it has seen (its duplicate protection)."""
+        count = len(transactions)
+        if not 1 <= count <= MAX_EXPENSES_PER_REQUEST:
+            raise ValueError(f"Codat takes 1 to {MAX_EXPENSES_PER_REQUEST} expense transactions at a time, not {count}")
+        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/expense-transactions"
+        response = await self.request("POST", path, idempotent=True, json=list(transactions))
+        return self._parse(response, CreateExpenseResponse)
+
+    # ------------------------------------------------------------------ syncs
+
+    def _syncs(self, company_id: str) -> str:
+        return f"/companies/{_segment(company_id, 'company id')}/sync/expenses/syncs"
+
+    async def get_sync_status(self, company_id: str, sync_id: str) -> CompanySyncStatus:
+        path = f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}/status"
+        return await self._get(path, CompanySyncStatus)
+
+    async def list_sync_statuses(self, company_id: str) -> list[CompanySyncStatus]:
+        response = await self.request("GET", f"{self._syncs(company_id)}/list/status", idempotent=True)
+        return self._parse_list(response, CompanySyncStatus)
+
+    async def list_sync_transactions(self, company_id: str, sync_id: str) -> list[SyncTransaction]:
+        path = f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}/transactions"
+        return await self._all_pages(path, SyncTransaction, SYNC_TRANSACTIONS_PAGE_SIZE)
+
+    async def upload_attachment(
+        self,
+        company_id: str,
+        sync_id: str,
+        transaction_id: str,
+        file_name: str,
+        content: bytes,
+        content_type: str,
+    ) -> CodatAttachment:
+        path = (
+            f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}"
+            f"/transactions/{_segment(transaction_id, 'transaction id')}/attachments"
+        )
+        # Not retried after it may have been handled: Codat does not say a second upload is harmless.
+        response = await self.request(
+            "POST", path, idempotent=False, files={"file": (file_name, content, content_type)}
+        )
+        return self._parse(response, CodatAttachment)
+
+
+__all__ = ["DEFAULT_BASE_URL", "CodatClient", "RetryPolicy"]
