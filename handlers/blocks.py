@@ -10,9 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.backend import ServiceConnection
 from bot.services.home import HomeCompany
-from bot.software import valid_names
-from sync2books.models import Connection
 
 Block = dict[str, Any]
 Message = tuple[str, list[Block]]
@@ -57,9 +56,9 @@ def mention(user_id: str) -> str:
 
 SUBCOMMANDS: Sequence[tuple[str, str]] = (
     ("help", "this list"),
-    ("register <company name>", "admins: create the company with Sync2Books and link this channel to it"),
+    ("register <company name>", "admins: create the company with {service} and link this channel to it"),
     ("link <company id>", "admins: link this channel to an existing company"),
-    ("connect [software]", f"admins: post the link that connects accounting software ({valid_names()})"),
+    ("connect [software]", "admins: post the link that connects accounting software ({software})"),
     ("connections", "the company's connections and their status"),
     ("disconnect <software or connection id>", "admins: unlink accounting software (asks first)"),
     ("expense", "submit an expense, with receipts, to the company's books"),
@@ -67,8 +66,11 @@ SUBCOMMANDS: Sequence[tuple[str, str]] = (
 )
 
 
-def usage() -> Message:
-    lines = "\n".join(f"• `/sync2books {name}` — {what}" for name, what in SUBCOMMANDS)
+def usage(service: str, software: str) -> Message:
+    """The commands, naming the running service and the software it connects to."""
+    lines = "\n".join(
+        f"• `/sync2books {name}` — {what.format(service=service, software=software)}" for name, what in SUBCOMMANDS
+    )
     text = "Sync2Books for Slack: what you can ask\n" + lines
     return text, [mrkdwn("*Sync2Books for Slack* — what you can ask"), mrkdwn(lines)]
 
@@ -80,7 +82,7 @@ def refusal(text: str) -> Message:
 # --------------------------------------------------------------------------- registering
 
 
-def register_modal(channel_id: str) -> dict[str, Any]:
+def register_modal(channel_id: str, service: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": REGISTER_CALLBACK,
@@ -102,17 +104,18 @@ def register_modal(channel_id: str) -> dict[str, Any]:
                 "label": plain("Description"),
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
             },
-            context("The company is created with Sync2Books and this channel is linked to it."),
+            context(f"The company is created with {service} and this channel is linked to it."),
         ],
     }
 
 
 def company_registered(payload: dict[str, Any]) -> Message:
     who, name = mention(payload["user_id"]), payload["company_name"]
-    text = f"{who} registered {name} with Sync2Books and linked it to this channel."
+    service = payload.get("service", "Sync2Books")
+    text = f"{who} registered {name} with {service} and linked it to this channel."
     next_step = "Next: an admin runs `/sync2books connect` to post the link that connects its accounting software."
     return text, [
-        mrkdwn(f":tada: {who} registered *{name}* with Sync2Books and linked it to this channel."),
+        mrkdwn(f":tada: {who} registered *{name}* with {service} and linked it to this channel."),
         context(next_step, f"Company id `{payload['company_id']}`"),
     ]
 
@@ -134,8 +137,8 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
     name = payload["company_name"]
     blocks: list[Block] = [
         mrkdwn(
-            f":electric_plug: Connect *{name}*'s accounting software to Sync2Books — the customer opens the "
-            "link and authorizes it."
+            f":electric_plug: Connect *{name}*'s accounting software to {payload.get('service', 'Sync2Books')} — "
+            "the customer opens the link and authorizes it."
         )
     ]
     open_links = []
@@ -152,7 +155,12 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"*{link['name']}*\nLink valid until {slack_date(link['expires_at'])}",
+                        "text": f"*{link['name']}*\n"
+                        + (
+                            f"Link valid until {slack_date(link['expires_at'])}"
+                            if link.get("expires_at")
+                            else "The link stays valid until it is used"
+                        ),
                     },
                     "accessory": {
                         "type": "button",
@@ -202,7 +210,7 @@ def connection_restored(payload: dict[str, Any]) -> Message:
 def connection_lost(payload: dict[str, Any]) -> Message:
     software, name, command = payload["software_name"], payload["company_name"], payload["command"]
     if payload["status"] == "ERROR":
-        reason = payload.get("error_message") or f"{software} no longer accepts Sync2Books"
+        reason = payload.get("error_message") or f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
         head = f":warning: *{software}* stopped accepting expenses for *{name}*: {reason}"
         text = f"{software} stopped accepting expenses for {name}: {reason}"
         what_to_do = (
@@ -225,7 +233,7 @@ def disconnected_by_user(payload: dict[str, Any]) -> Message:
     ]
 
 
-def connections_list(company_name: str, connections: Iterable[Connection]) -> Message:
+def connections_list(company_name: str, connections: Iterable[ServiceConnection]) -> Message:
     connections = list(connections)
     if not connections:
         text = f"{company_name} has no connections yet. An admin can run /sync2books connect to post a link."
@@ -556,7 +564,12 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
         )
     )
     blocks.append(
-        _input("contact", "Supplier or customer", _external(OPTION_ACTIONS["contact"], "Search"), optional=True)
+        _input(
+            "contact",
+            "Supplier" if context.get("contact_types") == ["Supplier"] else "Supplier or customer",
+            _external(OPTION_ACTIONS["contact"], "Search"),
+            optional=True,
+        )
     )
     bank = context.get("bank_account")
     blocks.append(
@@ -659,8 +672,8 @@ def _modal(blocks: list[Block], context: dict[str, Any], *, submit: str) -> dict
 
 
 STATUS_LINES = {
-    ("waiting", None): ":hourglass_flowing_sand: Waiting to be sent to Sync2Books",
-    ("sending", None): ":hourglass_flowing_sand: Sending to Sync2Books",
+    ("waiting", None): ":hourglass_flowing_sand: Waiting to be sent",
+    ("sending", None): ":hourglass_flowing_sand: Sending",
     ("accepted", "QUEUED"): ":inbox_tray: Queued for sync",
     ("accepted", "PROCESSING"): ":arrows_counterclockwise: Syncing to the books",
     ("accepted", "SYNCED"): ":white_check_mark: In the books",

@@ -34,7 +34,10 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
                     await services.companies.register(user, channel, rest, None)
                 else:
                     await services.companies.check_can_register(user, channel)
-                    await client.views_open(trigger_id=command["trigger_id"], view=blocks.register_modal(channel))
+                    await client.views_open(
+                        trigger_id=command["trigger_id"],
+                        view=blocks.register_modal(channel, services.connections.service_name),
+                    )
             case "link":
                 await services.companies.link(user, channel, rest)
             case "connect":
@@ -54,4 +57,4 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
                     *blocks.disconnect_confirmation(prompt.company_name, prompt.software_name, prompt.connection_id)
                 )
             case _:
-                await reply(*blocks.usage())
+                await reply(*blocks.usage(services.connections.service_name, services.connections.software_names()))

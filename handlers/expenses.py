@@ -98,6 +98,8 @@ def register(app: AsyncApp, services: Services) -> None:
             ("Suppliers", ReferenceKind.SUPPLIERS, ContactType.SUPPLIER),
             ("Customers", ReferenceKind.CUSTOMERS, ContactType.CUSTOMER),
         ):
+            if contact_type.value not in services.expenses.contact_types:
+                continue  # Codat names only suppliers as an expense's contact
             found = await services.reference.options(connection_id, kind, query) if connection_id else []
             if found:
                 options = [blocks.option(item.name, f"{contact_type.value}:{item.id}") for item in found[:50]]  # type: ignore[attr-defined]

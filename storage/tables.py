@@ -92,7 +92,8 @@ class AuthLinkRecord(SQLModel, table=True):
     # What the software's connection looked like when the link was made ("id@updatedAt", or ""):
     # the link is used when a CONNECTED connection of that software no longer matches it.
     baseline: str = Field(default="", max_length=200)
-    expires_at: datetime = _when(nullable=False)
+    # None: the link works until it is used (Codat's links do not expire).
+    expires_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when(nullable=False)
     message_ts: str | None = Field(default=None, max_length=32)
     state: str = Field(default="pending", max_length=20)

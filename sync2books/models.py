@@ -341,8 +341,18 @@ class CompanyConfig(WireModel):
 
 
 class ExpenseType(StrEnum):
+    """Every expense type the bot can send: Sync2Books takes Payment and DirectCost
+    (``SYNC2BOOKS_EXPENSE_TYPES``); Codat's Sync for Expenses takes Payment, Refund, Reward and Chargeback.
+    The sandbox refuses the ones Sync2Books does not take, as the real service does."""
+
     PAYMENT = "Payment"
     DIRECT_COST = "DirectCost"
+    REFUND = "Refund"
+    REWARD = "Reward"
+    CHARGEBACK = "Chargeback"
+
+
+SYNC2BOOKS_EXPENSE_TYPES = frozenset({ExpenseType.PAYMENT, ExpenseType.DIRECT_COST})
 
 
 class ExpenseLine(WireModel):

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, OpenBatch
 from storage.db import Database
 from storage.repositories import Announcements
 from storage.tables import ExpenseRecord, WatchCursor, utcnow
@@ -44,6 +44,9 @@ WHAT_TO_DO = {
     "connection_disconnected": "The accounting software was disconnected: reconnect it, then retry.",
     "connection_error": "The accounting software must be authorized again: then retry.",
     "platform_error": "The accounting software refused it as it is.",
+    # Codat's: a sync that failed on the company's setup (4xxx) or on the way to the books (5xxx).
+    "sync_setup_error": "An admin should check the connection and the company's expense settings, then retry.",
+    "sync_failed": "Retry in a while; if it fails again, an admin should look at the connection.",
 }
 
 
@@ -81,7 +84,7 @@ class BatchWatcher:
         since = cursor.position if cursor else None
         changed: list[SyncBatch] = []
         try:
-            async for batch in self._backend.changed_batches(since):
+            async for batch in self._backend.changed_batches(since, await self._open_batches()):
                 changed.append(batch)
         except Sync2BooksError as exc:
             # What was read is in order of change, so it can be recorded and the cursor moved past it.
@@ -101,20 +104,37 @@ class BatchWatcher:
             self._kick()
         return owed
 
+    async def _open_batches(self) -> list[OpenBatch]:
+        """Every batch the bot still waits on, one row each (a service that lists per company needs them)."""
+        async with self._db.session() as session:
+            statement = (
+                select(
+                    col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id), col(ExpenseRecord.connection_id)
+                )
+                .where(col(ExpenseRecord.state) == "accepted", col(ExpenseRecord.status).not_in(TERMINAL))
+                .distinct()
+            )
+            rows = (await session.execute(statement)).all()
+        return [OpenBatch(batch, company, connection) for batch, company, connection in rows if batch]
+
     async def _ask_directly(self, already: set[str]) -> list[SyncBatch]:
         """Open batches the listing has been silent about for a while (a clock the list cannot see past)."""
         stale = utcnow() - ASK_DIRECTLY_AFTER
         async with self._db.session() as session:
-            statement = select(col(ExpenseRecord.sync_batch_id)).where(
-                col(ExpenseRecord.state) == "accepted",
-                col(ExpenseRecord.status).not_in(TERMINAL),
-                col(ExpenseRecord.updated_at) < stale,
+            statement = (
+                select(col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id))
+                .where(
+                    col(ExpenseRecord.state) == "accepted",
+                    col(ExpenseRecord.status).not_in(TERMINAL),
+                    col(ExpenseRecord.updated_at) < stale,
+                )
+                .distinct()
             )
-            batch_ids = {b for b in (await session.execute(statement)).scalars() if b and b not in already}
+            batches = {b: c for b, c in (await session.execute(statement)).all() if b and b not in already}
         found = []
-        for batch_id in sorted(batch_ids):
+        for batch_id in sorted(batches):
             try:
-                found.append(await self._backend.sync_batch(batch_id))
+                found.append(await self._backend.sync_batch(batches[batch_id], batch_id))
             except Sync2BooksError as exc:
                 log.warning("could not look at sync batch %s (%s)", batch_id, exc)
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, ServiceConnection
 from bot.ports import Directory
 from bot.services.access import AccessPolicy
 from bot.services.observed import connection_record
@@ -103,14 +103,14 @@ class CompanyService:
 
     async def register(self, user_id: str, channel_id: str, name: str, description: str | None) -> LinkedCompany:
         await self.check_can_register(user_id, channel_id)
-        problem = name_problem(name)
+        problem = name_problem(name) or self._backend.company_name_problem(name.strip())
         if problem:
             raise Refusal(problem)
         try:
             company = await self._backend.create_company(name.strip(), (description or "").strip() or None)
         except Sync2BooksError as exc:
             raise backend_trouble(exc, self._backend.name, "registering the company") from exc
-        linked = await self._adopt(company, user_id, channel_id, kind="company_registered")
+        linked = await self._adopt(company, [], user_id, channel_id, kind="company_registered")
         if not linked:
             # Another registration linked the channel while ours was being created: say so, keep theirs.
             raise Refusal(
@@ -127,13 +127,16 @@ class CompanyService:
             raise Refusal("Say which company: `/sync2books link <company id>`.")
         try:
             company = await self._backend.get_company(company_id.strip())
+            connections = await self._backend.connections(company.id)
         except Sync2BooksError as exc:
             raise backend_trouble(exc, self._backend.name, "looking up that company", "that company") from exc
-        if not await self._adopt(company, user_id, channel_id, kind="company_linked"):
+        if not await self._adopt(company, connections, user_id, channel_id, kind="company_linked"):
             await self._refuse_if_linked(channel_id)
         return LinkedCompany(company.id, company.name)
 
-    async def _adopt(self, company: Company, user_id: str, channel_id: str, *, kind: str) -> bool:
+    async def _adopt(
+        self, company: Company, connections: list[ServiceConnection], user_id: str, channel_id: str, *, kind: str
+    ) -> bool:
         """Remember the company, link the channel, and owe the channel the news: one unit of work.
 
         The company's existing connections are recorded as already known, so the watcher reports only
@@ -152,9 +155,14 @@ class CompanyService:
                 await companies.save(record)
             if not await companies.link_channel(channel_id, company.id, user_id):
                 return False
-            for connection in company.connections:
+            for connection in connections:
                 await Connections(session).record_new(connection_record(connection))
-            payload = {"company_id": company.id, "company_name": company.name, "user_id": user_id}
+            payload = {
+                "company_id": company.id,
+                "company_name": company.name,
+                "service": self._backend.name,
+                "user_id": user_id,
+            }
             await Announcements(session).owe(f"{kind}:{company.id}:{channel_id}", channel_id, kind, payload)
         self._kick()
         return True

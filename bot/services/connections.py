@@ -7,21 +7,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, ServiceConnection
 from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.observed import connection_record
 from bot.services.refusals import Refusal, backend_trouble
-from bot.software import command_name, display_name, parse_software, valid_names
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Connections
 from storage.tables import AuthLinkRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
-from sync2books.models import Connection, ConnectionStatus, IntegrationKey
+from sync2books.models import ConnectionStatus
 
 
-def baseline_of(connections: list[Connection], software: IntegrationKey) -> str:
+def baseline_of(connections: list[ServiceConnection], software: str) -> str:
     """How that software's connection looks now; the link is used once this stops being true."""
     for connection in connections:
         if connection.integration_key == software and connection.status == ConnectionStatus.CONNECTED:
@@ -29,9 +28,12 @@ def baseline_of(connections: list[Connection], software: IntegrationKey) -> str:
     return ""
 
 
-def signature(connection: Connection) -> str:
+def signature(connection: ServiceConnection) -> str:
     return f"{connection.id}@{wire.utc_z(connection.updated_at)}"
 
+
+# A link's baseline when the service named the connection the link becomes: that one, once connected, used it.
+FOR_CONNECTION = "for:"
 
 # The stored status of a connection the bot is unlinking right now: its own change, not news.
 DISCONNECTING = "DISCONNECTING"
@@ -61,17 +63,26 @@ class ConnectionService:
         self._companies = companies
         self._kick = kick
 
-    async def request_links(self, user_id: str, channel_id: str, software_text: str) -> list[IntegrationKey]:
+    @property
+    def service_name(self) -> str:
+        return self._backend.name
+
+    def software_names(self) -> str:
+        """The software the running service connects to, as a user may type it."""
+        return self._backend.software.valid_names()
+
+    async def request_links(self, user_id: str, channel_id: str, software_text: str) -> list[str]:
         """Owe the channel a message with an authorization link per software asked for (all when none named)."""
         company = await self._companies.resolve(channel_id, user_id)
         await self._access.require_admin(user_id, "connect accounting software")
+        catalog = self._backend.software
         if software_text.strip():
-            software = parse_software(software_text)
+            software = catalog.parse(software_text)
             if software is None:
-                raise Refusal(f"I don't know the software “{software_text.strip()}”. Choose {valid_names()}.")
-            softwares = [software]
+                raise Refusal(f"I don't know the software “{software_text.strip()}”. Choose {catalog.valid_names()}.")
+            softwares = [software.key]
         else:
-            softwares = list(IntegrationKey)
+            softwares = [item.key for item in catalog]
         try:
             current, links = await asyncio.gather(
                 self._backend.connections(company.id),
@@ -84,11 +95,13 @@ class ConnectionService:
                 id=str(uuid.uuid4()),
                 company_id=company.id,
                 channel_id=channel_id,
-                integration_key=software.value,
-                platform_name=display_name(software),
-                auth_url=link.auth_url,
+                integration_key=software,
+                platform_name=catalog.display_name(software),
+                auth_url=link.url,
                 requested_by=user_id,
-                baseline=baseline_of(current, software),
+                baseline=f"{FOR_CONNECTION}{link.connection_id}"
+                if link.connection_id
+                else baseline_of(current, software),
                 expires_at=link.expires_at,
                 created_at=utcnow(),
             )
@@ -96,6 +109,7 @@ class ConnectionService:
         ]
         payload = {
             "company_name": company.name,
+            "service": self._backend.name,
             "user_id": user_id,
             "links": [
                 {
@@ -103,7 +117,7 @@ class ConnectionService:
                     "software": record.integration_key,
                     "name": record.platform_name,
                     "url": record.auth_url,
-                    "expires_at": wire.utc_z(record.expires_at),
+                    "expires_at": wire.utc_z(record.expires_at) if record.expires_at else None,
                 }
                 for record in records
             ],
@@ -116,7 +130,7 @@ class ConnectionService:
         self._kick()
         return softwares
 
-    async def list(self, channel_id: str, user_id: str) -> tuple[str, list[Connection]]:
+    async def list(self, channel_id: str, user_id: str) -> tuple[str, list[ServiceConnection]]:
         """The company's name and its connections as the service reports them now."""
         company = await self._companies.resolve(channel_id, user_id)
         try:
@@ -131,11 +145,12 @@ class ConnectionService:
         target = target.strip()
         if not target:
             raise Refusal("Say what to disconnect: `/sync2books disconnect <software or connection id>`.")
-        software = parse_software(target)
+        software = self._backend.software.parse(target)
         candidates = [
             c
             for c in connections
-            if (c.id == target or c.integration_key == software) and c.status != ConnectionStatus.DISCONNECTED
+            if (c.id == target or (software is not None and c.integration_key == software.key))
+            and c.status != ConnectionStatus.DISCONNECTED
         ]
         if not candidates:
             known = ", ".join(f"{c.platform_name} (`{c.id}`, {c.status.value.lower()})" for c in connections)
@@ -169,7 +184,7 @@ class ConnectionService:
             payload = {
                 "company_name": company.name,
                 "software_name": connection.platform_name,
-                "command": command_name(connection.integration_key),
+                "command": self._backend.software.command_name(connection.integration_key),
                 "user_id": user_id,
             }
             key = f"disconnected:{connection.id}:{wire.utc_z(connection.updated_at)}"

@@ -41,7 +41,13 @@ _MAX_REF_ID = 100
 # Slack shows the modal in English, so amounts are read the way en_US writes them: 1,234.50.
 _LOCALE = "en_US"
 
-_TYPE_NAMES: dict[ExpenseType, str] = {ExpenseType.PAYMENT: "Payment", ExpenseType.DIRECT_COST: "Direct cost"}
+_TYPE_NAMES: dict[ExpenseType, str] = {
+    ExpenseType.PAYMENT: "Payment",
+    ExpenseType.DIRECT_COST: "Direct cost",
+    ExpenseType.REFUND: "Refund",
+    ExpenseType.REWARD: "Reward",
+    ExpenseType.CHARGEBACK: "Chargeback",
+}
 
 # Babel alone accepts "1e5", "NaN", "Infinity", "12_000" and non-ASCII digits (it defers to Decimal),
 # none of which a person means as an amount; only the characters of an en_US number reach it.
@@ -188,6 +194,7 @@ def build_expense(
     expense_id: str,
     base_currency: str,
     allowed_types: frozenset[str] = frozenset({"Payment", "DirectCost"}),
+    contact_types: frozenset[str] = frozenset({"Supplier", "Customer"}),
     today: date | None = None,
 ) -> Expense:
     """Every field checked; raises FormErrors listing EVERY problem at once (not the first only).
@@ -217,7 +224,7 @@ def build_expense(
     if len(merchant) > _MAX_MERCHANT:
         errors["merchant"] = f"Merchant can have at most {_MAX_MERCHANT} characters."
 
-    contact = _contact(form.contact, errors)
+    contact = _contact(form.contact, contact_types, errors)
 
     bank_account = _given(form.bank_account_id)
     if bank_account is not None and len(bank_account) > _MAX_REF_ID:
@@ -312,13 +319,15 @@ def _currency_rate(
         return None
 
 
-def _contact(value: str | None, errors: dict[str, str]) -> ContactRef | None:
+def _contact(value: str | None, contact_types: frozenset[str], errors: dict[str, str]) -> ContactRef | None:
     value = _given(value)
     if value is None:
         return None
     kind, _, contact_id = value.partition(":")
-    if kind not in {ContactType.SUPPLIER.value, ContactType.CUSTOMER.value} or not 1 <= len(contact_id) <= _MAX_REF_ID:
-        errors["contact"] = "Choose a supplier or customer from the list."
+    known = {ContactType.SUPPLIER.value, ContactType.CUSTOMER.value} & contact_types
+    if kind not in known or not 1 <= len(contact_id) <= _MAX_REF_ID:
+        words = " or ".join(sorted((k.lower() for k in known), reverse=True))
+        errors["contact"] = f"Choose a {words} from the list."
         return None
     return ContactRef(id=contact_id, type=ContactType(kind))
 

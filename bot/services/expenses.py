@@ -70,6 +70,7 @@ class ExpenseContext:
     connection_id: str | None
     expense_types: tuple[str, ...]
     bank_account: tuple[str, str] | None = None  # the company default: (id, name)
+    contact_types: tuple[str, ...] = ("Supplier", "Customer")
     receipt_file_ids: tuple[str, ...] = ()
     lines: int = 1
     # Fix and retry: the failed expense this modal re-sends, under the same id.
@@ -123,6 +124,11 @@ class ExpenseService:
         self._reference = reference
         self._kick = kick
 
+    @property
+    def contact_types(self) -> tuple[str, ...]:
+        """The kinds of contact the running service lets an expense name."""
+        return self._backend.contact_types
+
     async def start(self, channel_id: str | None, user_id: str, receipt_file_ids: Sequence[str] = ()) -> ExpenseContext:
         """Everything the modal needs, from local data only (it must open within Slack's three seconds)."""
         company = await self._companies.resolve(channel_id, user_id)
@@ -156,6 +162,7 @@ class ExpenseService:
             connections=connected,
             connection_id=chosen,
             expense_types=self._backend.expense_types,
+            contact_types=self._backend.contact_types,
             bank_account=bank,
             receipt_file_ids=tuple(receipt_file_ids),
         )
@@ -180,6 +187,7 @@ class ExpenseService:
             expense_id=str(uuid.uuid4()),
             base_currency=connection.base_currency,
             allowed_types=frozenset(context.expense_types),
+            contact_types=frozenset(self._backend.contact_types),
         )
         now = utcnow()
         record = ExpenseRecord(
@@ -243,6 +251,7 @@ class ExpenseService:
             connections=(ConnectionChoice(connection.id, connection.platform_name, connection.base_currency or "USD"),),
             connection_id=connection.id,
             expense_types=self._backend.expense_types,
+            contact_types=self._backend.contact_types,
             lines=len(expense.lines),
             retry_of=record.id,
         )
@@ -288,13 +297,14 @@ class ExpenseService:
         }
 
     async def resubmit(self, context: ExpenseContext, form: ExpenseInput) -> ExpenseRecord:
-        """Fix and retry: the corrected expense goes out again under its old id (Sync2Books takes a failed id back)."""
+        """Fix and retry: the corrected expense goes out again under its old id (a failed id is taken back)."""
         assert context.retry_of is not None and context.connection is not None
         expense = build_expense(
             form,
             expense_id=context.retry_of,
             base_currency=context.connection.base_currency,
             allowed_types=frozenset(context.expense_types),
+            contact_types=frozenset(self._backend.contact_types),
         )
         async with self._db.session() as session:
             record = await session.get(ExpenseRecord, expense.id)
@@ -429,18 +439,18 @@ class ExpenseOutbox:
     async def _send(self, connection_id: str, records: list[ExpenseRecord]) -> int:
         expenses = [Expense.model_validate(wire.loads(record.body)) for record in records]
         try:
-            answer = await self._backend.create_expenses(connection_id, expenses)
+            answer = await self._backend.create_expenses(records[0].company_id, connection_id, expenses)
         except ValidationFailedError as exc:
             bad = _items_named(exc, len(records))
             if not bad or len(bad) == len(records):
-                await self._reject(records, _plain_refusal(exc))
+                await self._reject(records, _plain_refusal(exc, self._backend.name))
                 return 0
-            await self._reject([records[i] for i in sorted(bad)], _plain_refusal(exc))
+            await self._reject([records[i] for i in sorted(bad)], _plain_refusal(exc, self._backend.name))
             await self._retry_soon([r for i, r in enumerate(records) if i not in bad], immediately=True)
             return 0
         except (ConflictError, NotFoundError) as exc:
             # Not worth repeating: a changed body under a used id, a refused or vanished connection.
-            await self._reject(records, _plain_refusal(exc))
+            await self._reject(records, _plain_refusal(exc, self._backend.name))
             return 0
         except Sync2BooksError as exc:
             log.warning("could not send %d expense(s) to %s (%s); will retry", len(records), connection_id, exc)
@@ -504,9 +514,11 @@ def _items_named(exc: ValidationFailedError, count: int) -> set[int]:
     return found
 
 
-def _plain_refusal(exc: Sync2BooksAPIError) -> str:
+def _plain_refusal(exc: Sync2BooksAPIError, service: str) -> str:
     if exc.code == "connection_not_connected":
         return "The accounting software is no longer connected; reconnect it, then submit the expense again."
     if exc.details:
-        return "Sync2Books refused it: " + "; ".join(f"{d.field} {d.message}" for d in exc.details[:5])
-    return f"Sync2Books refused it: {exc.message}"
+        # "[3].lines[0].netAmount" names a field of the fourth item sent; the person knows only their one expense.
+        said = [f"{_ITEM.sub('', d.field).lstrip('.')} {d.message}".strip() for d in exc.details[:5]]
+        return f"{service} refused it: " + "; ".join(said)
+    return f"{service} refused it: {exc.message}"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from bot.backend import ServiceConnection
 from storage.tables import ConnectionRecord, utcnow
-from sync2books.models import Connection
 
 
-def connection_record(connection: Connection) -> ConnectionRecord:
+def connection_record(connection: ServiceConnection) -> ConnectionRecord:
     return ConnectionRecord(
         id=connection.id,
         company_id=connection.company_id,
-        integration_key=connection.integration_key.value,
+        integration_key=connection.integration_key,
         platform_name=connection.platform_name,
         status=connection.status.value,
         error_message=connection.error.message if connection.error else None,

@@ -13,37 +13,39 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, true, update
 from sqlmodel import col
 
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, ReceiptRules
 from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.companies import is_direct_message
 from storage.db import Database
-from storage.repositories import Announcements, Companies
+from storage.repositories import Announcements, Companies, Connections
 from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from sync2books import wire
 from sync2books.errors import (
     PayloadTooLargeError,
     Sync2BooksError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from sync2books.models import ACCEPTED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-ACCEPTED_KINDS = "PDF, JPEG, PNG, GIF, HEIC, TIFF or WebP"
 
 
-def receipt_problem(file: SlackFile) -> str | None:
-    """Why a file cannot be a receipt, in words for the person who shared it; None when it can."""
-    if file.mimetype not in ACCEPTED_ATTACHMENT_TYPES:
-        return f"I can't attach *{file.name}* as a receipt: only {ACCEPTED_KINDS} files can be attached."
-    if file.size > MAX_ATTACHMENT_BYTES:
-        megabytes = file.size / (1024 * 1024)
-        return f"I can't attach *{file.name}* as a receipt: it is {megabytes:.1f} MB and receipts can be at most 10 MB."
-    return None
+def receipt_problem(rules: ReceiptRules | None, file: SlackFile, expense_type: str | None = None) -> str | None:
+    """Why a file cannot be a receipt there, in words for the person who shared it; None when it can."""
+    if rules is None:
+        return None  # no connection to judge by yet: the upload will be judged when there is one
+    return rules.problem(file.name, file.mimetype, file.size, expense_type)
+
+
+def _expense_type(expense: ExpenseRecord) -> str | None:
+    body = wire.loads(expense.body)
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 class ReceiptService:
@@ -75,13 +77,17 @@ class ReceiptService:
                 expense = (await session.execute(statement)).scalar_one_or_none()
         if linked is None and not is_direct_message(channel_id):
             return
+        if expense is not None:
+            rules, expense_type = await self._rules_for(expense.connection_id), _expense_type(expense)
+        else:
+            rules, expense_type = await self._rules_for_company(linked.id if linked else None), None
         for file_id in file_ids:
             try:
                 file = await self._files.info(file_id)
             except FileUnavailable as exc:
                 log.warning("could not look at file %s (%s)", file_id, exc.reason)
                 continue
-            problem = receipt_problem(file)
+            problem = receipt_problem(rules, file, expense_type)
             reply_to = thread_ts or ts
             async with self._db.session() as session:
                 if problem is not None:
@@ -96,6 +102,20 @@ class ReceiptService:
                     await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
         self._kick()
         self._kick_uploads()
+
+    async def _rules_for(self, connection_id: str) -> ReceiptRules | None:
+        """The receipt rules of the software behind a connection (the service decides them)."""
+        async with self._db.session() as session:
+            connection = await Connections(session).get(connection_id)
+        return self._backend.receipt_rules(connection.integration_key) if connection else None
+
+    async def _rules_for_company(self, company_id: str | None) -> ReceiptRules | None:
+        """For a file not yet tied to an expense: the rules of the company's one connected software, if one."""
+        if company_id is None:
+            return None
+        async with self._db.session() as session:
+            connected = [c for c in await Connections(session).for_company(company_id) if c.status == "CONNECTED"]
+        return self._backend.receipt_rules(connected[0].integration_key) if len(connected) == 1 else None
 
     async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord | None:
         """Attach a Slack file to one of the expenses; attaching it twice changes nothing."""
@@ -140,6 +160,8 @@ class ReceiptService:
                         col(ReceiptRecord.state) == "waiting",
                         col(ReceiptRecord.next_attempt_at) <= now,
                         col(ExpenseRecord.state) == "accepted",
+                        # Where receipts go on the booked transaction, they wait until it is booked.
+                        col(ExpenseRecord.status) == "SYNCED" if self._backend.receipts_after_sync else true(),
                     )
                 )
                 .order_by(col(ReceiptRecord.created_at))
@@ -154,13 +176,19 @@ class ReceiptService:
     async def _upload(self, receipt: ReceiptRecord, expense: ExpenseRecord) -> int:
         try:
             file = await self._files.info(receipt.slack_file_id)
-            problem = receipt_problem(file)
+            problem = receipt_problem(await self._rules_for(expense.connection_id), file, _expense_type(expense))
             if problem is not None:
                 await self._give_up(receipt, expense, problem)
                 return 0
             content = await self._files.download(file)
             attachment = await self._backend.upload_attachment(
-                expense.connection_id, expense.id, file.name, content, file.mimetype
+                expense.company_id,
+                expense.connection_id,
+                expense.sync_batch_id or "",
+                expense.id,
+                file.name,
+                content,
+                file.mimetype,
             )
         except FileUnavailable as exc:
             return await self._failed(receipt, expense, exc.reason, permanent=exc.permanent)

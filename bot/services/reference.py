@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.backend import ExpenseSyncBackend
 from storage.db import Database
+from storage.repositories import Connections
 from storage.tables import ReferenceCacheRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
@@ -94,7 +95,11 @@ class ReferenceData:
             )
 
     async def refresh(self, connection_id: str, kind: ReferenceKind) -> None:
-        items = await self._backend.reference(connection_id, kind)
+        async with self._db.session() as session:
+            connection = await Connections(session).get(connection_id)
+        if connection is None:
+            return  # not observed yet: the watcher records it on its next look, and the next refresh finds it
+        items = await self._backend.reference(connection.company_id, connection_id, kind)
         await self._store(connection_id, kind.value, wire.dumps(items).decode())
 
     async def _store(self, owner_id: str, kind: str, items: str) -> None:

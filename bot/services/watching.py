@@ -13,16 +13,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backend import ExpenseSyncBackend
-from bot.services.connections import DISCONNECTING, signature
+from bot.backend import ExpenseSyncBackend, ServiceConnection
+from bot.services.connections import DISCONNECTING, FOR_CONNECTION, signature
 from bot.services.observed import connection_record
-from bot.software import command_name
+from bot.software import SoftwareCatalog
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
-from sync2books.models import Connection, ConnectionStatus, IntegrationKey
+from sync2books.models import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,11 @@ class ConnectionWatcher:
         return owed
 
     async def _record(
-        self, company: CompanyRecord, connections: list[Connection], pending: list[AuthLinkRecord]
+        self, company: CompanyRecord, connections: list[ServiceConnection], pending: list[AuthLinkRecord]
     ) -> int:
         now = utcnow()
         owed = 0
+        catalog = self._backend.software
         async with self._db.session() as session:
             announcements = Announcements(session)
             links = AuthLinks(session)
@@ -99,12 +100,17 @@ class ConnectionWatcher:
                 used = _connection_for(link, connections)
                 if used is not None and await links.finish(link.id, "connected", used.id):
                     completed_by_link.add(used.id)
-                    payload = await _link_payload(links, link, company, state="connected")
+                    payload = await _link_payload(links, link, company, catalog, self._backend.name, state="connected")
                     owed += await announcements.owe(
                         f"link:{link.id}:connected", link.channel_id, "link_connected", payload
                     )
-                elif used is None and link.expires_at <= now and await links.finish(link.id, "expired"):
-                    payload = await _link_payload(links, link, company, state="expired")
+                elif (
+                    used is None
+                    and link.expires_at is not None
+                    and link.expires_at <= now
+                    and await links.finish(link.id, "expired")
+                ):
+                    payload = await _link_payload(links, link, company, catalog, self._backend.name, state="expired")
                     key = f"link:{link.id}:expired"
                     owed += await announcements.owe(key, link.channel_id, "link_expired", payload)
 
@@ -112,7 +118,7 @@ class ConnectionWatcher:
             for connection in connections:
                 record = known.get(connection.id)
                 key = f"connection:{connection.id}:{connection.status.value}:{wire.utc_z(connection.updated_at)}"
-                payload = _connection_payload(company, connection)
+                payload = _connection_payload(company, connection, catalog, self._backend.name)
                 if record is None:
                     await Connections(session).record_new(connection_record(connection))
                     if connection.status == ConnectionStatus.CONNECTED and connection.id not in completed_by_link:
@@ -139,7 +145,7 @@ class ConnectionWatcher:
 
     @staticmethod
     async def _settle_disconnecting(
-        session: AsyncSession, record: ConnectionRecord, connection: Connection, now: datetime
+        session: AsyncSession, record: ConnectionRecord, connection: ServiceConnection, now: datetime
     ) -> None:
         """Our own unlinking: record where it ended, silently (the person who unlinked it was told)."""
         if connection.status != ConnectionStatus.CONNECTED:
@@ -149,10 +155,13 @@ class ConnectionWatcher:
             await Connections(session).change_status(record.id, DISCONNECTING, connection.status.value, None)
 
 
-def _connection_for(link: AuthLinkRecord, connections: list[Connection]) -> Connection | None:
+def _connection_for(link: AuthLinkRecord, connections: list[ServiceConnection]) -> ServiceConnection | None:
+    if link.baseline.startswith(FOR_CONNECTION):
+        wanted = link.baseline.removeprefix(FOR_CONNECTION)
+        return next((c for c in connections if c.id == wanted and c.status == ConnectionStatus.CONNECTED), None)
     for connection in connections:
         if (
-            connection.integration_key == IntegrationKey(link.integration_key)
+            connection.integration_key == link.integration_key
             and connection.status == ConnectionStatus.CONNECTED
             and signature(connection) != link.baseline
             and connection.updated_at >= _minus_skew(link.created_at)
@@ -167,17 +176,24 @@ def _minus_skew(moment: datetime) -> datetime:
 
 
 async def _link_payload(
-    links: AuthLinks, link: AuthLinkRecord, company: CompanyRecord, *, state: str
+    links: AuthLinks,
+    link: AuthLinkRecord,
+    company: CompanyRecord,
+    catalog: SoftwareCatalog,
+    service: str,
+    *,
+    state: str,
 ) -> dict[str, object]:
     """The news, plus the whole link message as it should now read (its buttons for used links gone)."""
     siblings = await links.on_message(link.message_ts) if link.message_ts else [link]
     return {
         "company_name": company.name,
         "software_name": link.platform_name,
-        "command": command_name(IntegrationKey(link.integration_key)),
+        "command": catalog.command_name(link.integration_key),
         "link_message_ts": link.message_ts,
         "link_message": {
             "company_name": company.name,
+            "service": service,
             "user_id": link.requested_by,
             "links": [
                 {
@@ -185,7 +201,7 @@ async def _link_payload(
                     "software": sibling.integration_key,
                     "name": sibling.platform_name,
                     "url": sibling.auth_url,
-                    "expires_at": wire.utc_z(sibling.expires_at),
+                    "expires_at": wire.utc_z(sibling.expires_at) if sibling.expires_at else None,
                     "state": state if sibling.id == link.id else sibling.state,
                 }
                 for sibling in siblings
@@ -194,11 +210,14 @@ async def _link_payload(
     }
 
 
-def _connection_payload(company: CompanyRecord, connection: Connection) -> dict[str, object]:
+def _connection_payload(
+    company: CompanyRecord, connection: ServiceConnection, catalog: SoftwareCatalog, service: str
+) -> dict[str, object]:
     return {
         "company_name": company.name,
+        "service": service,
         "software_name": connection.platform_name,
         "status": connection.status.value,
         "error_message": connection.error.message if connection.error else None,
-        "command": command_name(connection.integration_key),
+        "command": catalog.command_name(connection.integration_key),
     }

@@ -28,6 +28,7 @@ from sync2books.models import (
     INTEGRATION_NAMES,
     MAX_ATTACHMENT_BYTES,
     MAX_EXPENSES_PER_REQUEST,
+    SYNC2BOOKS_EXPENSE_TYPES,
     AuthUrl,
     BatchStatus,
     Company,
@@ -41,6 +42,7 @@ from sync2books.models import (
     Expense,
     ExpensesAccepted,
     ExpenseStatus,
+    ExpenseType,
     Integration,
     IntegrationKey,
     Page,
@@ -533,6 +535,12 @@ def _validate_expenses(body: Any, base_currency: str) -> list[Expense]:
         if not isinstance(item, dict):
             details.append(ErrorDetail(field=field_path(prefix), message="must be an expense object"))
             continue
+        if "type" in item and item["type"] not in SYNC2BOOKS_EXPENSE_TYPES:
+            # The shared model knows Codat's types too; Sync2Books takes only its own two.
+            details.append(
+                ErrorDetail(field=field_path((*prefix, "type")), message="must be 'Payment' or 'DirectCost'")
+            )
+            item = {**item, "type": ExpenseType.PAYMENT.value}
         try:
             expense = _EXPENSE.validate_python(item)
         except ValidationError as exc:

@@ -212,9 +212,9 @@ async def test_the_watcher_backs_off_through_api_faults_and_catches_up(tmp_path:
     backend = Sync2BooksBackend(client)
     listing = backend.changed_batches
 
-    def counted(since: Any) -> Any:
+    def counted(since: Any, open_batches: Any) -> Any:
         looks["n"] += 1
-        return listing(since)
+        return listing(since, open_batches)
 
     backend.changed_batches = counted  # type: ignore[method-assign]
 

@@ -156,8 +156,10 @@ async def test_a_twelve_megabyte_file_and_an_exe_are_refused_politely(
         "chat.postMessage", count=2, where=lambda c: c.params.get("thread_ts") == "1700000999.000100"
     )
     said = [text_of(c.params) for c in replies]
-    assert any("*scan.pdf* as a receipt: it is 12.0 MB and receipts can be at most 10 MB" in s for s in said)
-    assert any("*setup.exe* as a receipt: only PDF, JPEG, PNG, GIF, HEIC, TIFF or WebP files" in s for s in said)
+    assert any("*scan.pdf* as a receipt: it is 12.0 MB and Xero takes receipts of at most 10 MB" in s for s in said)
+    assert any(
+        "*setup.exe* as a receipt: Xero takes only PDF, JPEG, PNG, GIF, HEIC, TIFF or WebP files" in s for s in said
+    )
     assert not [
         c for c in fake_slack.calls_to("chat.postMessage") if "New expense from this receipt" in text_of(c.params)
     ]
