@@ -45,8 +45,8 @@ from codat.models import (
     codat_company_name,
 )
 from sync2books import wire
-from sync2books.client import RetryPolicy
-from sync2books.errors import Sync2BooksAPIError, Sync2BooksTransportError, retry_after_seconds
+from sync2books.client import RetryPolicy, send_with_retries
+from sync2books.errors import Sync2BooksAPIError
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ NOT_HANDLED_STATUSES = frozenset({408, 429, 503})
 CONNECTIONS_PAGE_SIZE = 100
 REFERENCE_PAGE_SIZE = 1000
 SYNC_TRANSACTIONS_PAGE_SIZE = 100
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Our own malformed request: sending it again cannot help.
-_NEVER_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
 def _segment(value: str, what: str) -> str:
@@ -124,54 +120,24 @@ class CodatClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send one call, retrying what is safe to retry; answer the 2xx response or raise a typed error."""
-        content = wire.dumps(json, exclude_none=True) if json is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        url = path.lstrip("/")
-        shown = "/" + url
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.request(
-                    method, url, params=params, content=content, files=files, headers=headers
-                )
-            except httpx.TransportError as exc:
-                retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
-                if not retriable or attempt >= self.retry.max_retries:
-                    raise Sync2BooksTransportError(
-                        f"Codat {method} {shown} failed: {type(exc).__name__}"
-                        + (f" after {attempt + 1} attempts" if attempt else "")
-                    ) from exc
-                pause = self.retry.delay(attempt, None, self._rng)
-                log.warning(
-                    "Codat %s %s: %s; retry %d of %d in %.2fs",
-                    method,
-                    shown,
-                    type(exc).__name__,
-                    attempt + 1,
-                    self.retry.max_retries,
-                    pause,
-                )
-            else:
-                if response.is_success:
-                    return response
-                status = response.status_code
-                retriable = status in NOT_HANDLED_STATUSES or (idempotent and status >= 500)
-                retry_after = retry_after_seconds(response)
-                too_long = retry_after is not None and retry_after > self.retry.max_retry_after
-                if not retriable or attempt >= self.retry.max_retries or too_long:
-                    raise self._scrubbed(codat_error_from_response(response))
-                pause = self.retry.delay(attempt, retry_after, self._rng)
-                log.warning(
-                    "Codat %s %s answered %d; retry %d of %d in %.2fs",
-                    method,
-                    shown,
-                    status,
-                    attempt + 1,
-                    self.retry.max_retries,
-                    pause,
-                )
-            attempt += 1
-            await self._sleep(pause)
+        return await send_with_retries(
+            self._http,
+            method,
+            path,
+            idempotent=idempotent,
+            params=params,
+            json=json,
+            files=files,
+            service="Codat",
+            retry=self.retry,
+            rng=self._rng,
+            sleep=self._sleep,
+            # 408, 429 and 503 say Codat did not handle the call; any other 5xx may come after it did.
+            retried_always=NOT_HANDLED_STATUSES,
+            retried_if_idempotent=lambda status: status >= 500,
+            error_from=lambda response: self._scrubbed(codat_error_from_response(response)),
+            logger=log,
+        )
 
     def _scrubbed(self, error: Sync2BooksAPIError) -> Sync2BooksAPIError:
         """The error again with the key blanked out, should Codat's text ever have echoed it."""

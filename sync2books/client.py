@@ -89,6 +89,84 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _NEVER_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
+async def send_with_retries(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    *,
+    idempotent: bool,
+    params: Any,
+    json: Any,
+    files: Mapping[str, tuple[str, bytes, str]] | None,
+    service: str,
+    retry: RetryPolicy,
+    rng: random.Random,
+    sleep: Callable[[float], Awaitable[None]],
+    retried_always: frozenset[int],
+    retried_if_idempotent: Callable[[int], bool] | frozenset[int],
+    error_from: Callable[[httpx.Response], Sync2BooksAPIError],
+    logger: logging.Logger = log,
+) -> httpx.Response:
+    """One call with bounded retries, for either service's client.
+
+    ``retried_always``: answers that mean the service did not handle the request (429 at least), so any call
+    may go again; ``retried_if_idempotent``: faults after which only a call that is safe to repeat goes again.
+    Log lines and errors name the method and path, never a header, so no key reaches them.
+    """
+    content = wire.dumps(json, exclude_none=True) if json is not None else None
+    headers = {"Content-Type": "application/json"} if content is not None else None
+    url = path.lstrip("/")
+    attempt = 0
+    while True:
+        try:
+            response = await http.request(method, url, params=params, content=content, files=files, headers=headers)
+        except httpx.TransportError as exc:
+            retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
+            if not retriable or attempt >= retry.max_retries:
+                raise Sync2BooksTransportError(
+                    f"{service} {method} /{url} failed: {type(exc).__name__}"
+                    + (f" after {attempt + 1} attempts" if attempt else "")
+                ) from exc
+            pause = retry.delay(attempt, None, rng)
+            logger.warning(
+                "%s %s /%s: %s; retry %d of %d in %.2fs",
+                service,
+                method,
+                url,
+                type(exc).__name__,
+                attempt + 1,
+                retry.max_retries,
+                pause,
+            )
+        else:
+            if response.is_success:
+                return response
+            status = response.status_code
+            if_idempotent = (
+                retried_if_idempotent(status) if callable(retried_if_idempotent) else status in retried_if_idempotent
+            )
+            retriable = status in retried_always or (idempotent and if_idempotent)
+            retry_after = retry_after_seconds(response)
+            too_long = retry_after is not None and retry_after > retry.max_retry_after
+            if not retriable or attempt >= retry.max_retries or too_long:
+                raise error_from(response)
+            pause = retry.delay(attempt, retry_after, rng)
+            request_id = response.headers.get("x-request-id")
+            logger.warning(
+                "%s %s /%s answered %d%s; retry %d of %d in %.2fs",
+                service,
+                method,
+                url,
+                status,
+                f" (request {request_id})" if request_id else "",
+                attempt + 1,
+                retry.max_retries,
+                pause,
+            )
+        attempt += 1
+        await sleep(pause)
+
+
 class Sync2BooksClient:
     def __init__(
         self,
@@ -139,54 +217,22 @@ class Sync2BooksClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send one call, retrying what is safe to retry; answer the 2xx response or raise a typed error."""
-        content = wire.dumps(json, exclude_none=True) if json is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        url = path.lstrip("/")
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.request(
-                    method, url, params=params, content=content, files=files, headers=headers
-                )
-            except httpx.TransportError as exc:
-                retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
-                if not retriable or attempt >= self.retry.max_retries:
-                    raise Sync2BooksTransportError(
-                        f"Sync2Books {method} /{url} failed: {type(exc).__name__}"
-                        + (f" after {attempt + 1} attempts" if attempt else "")
-                    ) from exc
-                pause = self.retry.delay(attempt, None, self._rng)
-                log.warning(
-                    "Sync2Books %s /%s: %s; retry %d of %d in %.2fs",
-                    method,
-                    url,
-                    type(exc).__name__,
-                    attempt + 1,
-                    self.retry.max_retries,
-                    pause,
-                )
-            else:
-                if response.is_success:
-                    return response
-                status = response.status_code
-                retriable = status == 429 or (idempotent and status in RETRIED_STATUSES)
-                retry_after = retry_after_seconds(response)
-                too_long = retry_after is not None and retry_after > self.retry.max_retry_after
-                if not retriable or attempt >= self.retry.max_retries or too_long:
-                    raise error_from_response(response)
-                pause = self.retry.delay(attempt, retry_after, self._rng)
-                log.warning(
-                    "Sync2Books %s /%s answered %d (request %s); retry %d of %d in %.2fs",
-                    method,
-                    url,
-                    status,
-                    response.headers.get("x-request-id", "?"),
-                    attempt + 1,
-                    self.retry.max_retries,
-                    pause,
-                )
-            attempt += 1
-            await self._sleep(pause)
+        return await send_with_retries(
+            self._http,
+            method,
+            path,
+            idempotent=idempotent,
+            params=params,
+            json=json,
+            files=files,
+            service="Sync2Books",
+            retry=self.retry,
+            rng=self._rng,
+            sleep=self._sleep,
+            retried_always=frozenset({429}),
+            retried_if_idempotent=RETRIED_STATUSES,
+            error_from=error_from_response,
+        )
 
     async def _get(self, path: str, model: type[M], params: Any = None) -> M:
         response = await self.request("GET", path, idempotent=True, params=params)
