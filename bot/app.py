@@ -24,6 +24,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
+from bot.codat_backend import CodatBackend
 from bot.services import Services
 from bot.services.access import AccessPolicy
 from bot.services.announcements import AnnouncementSender
@@ -39,6 +40,7 @@ from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
+from codat.client import CodatClient
 from handlers import register_all
 from storage.db import Database
 from storage.repositories import Connections
@@ -63,6 +65,9 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
+    if settings.sync_backend == "codat":
+        assert settings.codat_api_key is not None  # require_slack() has said so in a sentence
+        return CodatBackend(CodatClient(settings.codat_api_url, settings.codat_api_key.get_secret_value()))
     key = settings.sync2books_api_key.get_secret_value()
     if sandbox is not None:
         transport = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)

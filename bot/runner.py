@@ -94,6 +94,8 @@ class BotServer:
         url = self.settings.public_url
         mode = "Socket Mode" if self.settings.socket_mode else f"HTTP mode: Slack sends to {url}/slack/events"
         sandbox = f"; Sync2Books sandbox at {url}{EMBEDDED_SANDBOX_PATH}" if self.runtime.sandbox else ""
+        if self.settings.sync_backend == "codat":
+            sandbox = f"; expenses sync through Codat at {self.settings.codat_api_url}"
         return f"Sync2Books bot ready ({mode}{sandbox})"
 
 
@@ -151,18 +153,23 @@ async def check(settings: Settings, say: Callable[[str], None] = print) -> bool:
 
     sandbox = Sandbox(DATA_DIR / "sandbox.sqlite3") if settings.embedded_sandbox else None
     backend = build_backend(settings, sandbox)
-    where = "the embedded sandbox" if sandbox else settings.sync2books_api_url
+    service = backend.name
+    if settings.sync_backend == "codat":
+        where, key_name, url_name = settings.codat_api_url, "CODAT_API_KEY", "CODAT_API_URL"
+    else:
+        where = "the embedded sandbox" if sandbox else (settings.sync2books_api_url or "")
+        key_name, url_name = "SYNC2BOOKS_API_KEY", "SYNC2BOOKS_API_URL"
     try:
         if sandbox is not None:
             await sandbox.start()
-        report(True, f"Sync2Books ({where}): {await backend.ping()}")
+        report(True, f"{service} ({where}): {await backend.ping()}")
     except Sync2BooksAPIError as exc:
         if exc.status == 401:
-            report(False, f"Sync2Books ({where}) refused the API key: {exc.message}. Check SYNC2BOOKS_API_KEY.")
+            report(False, f"{service} ({where}) refused the API key: {exc.message}. Check {key_name}.")
         else:
-            report(False, f"Sync2Books ({where}) answered {exc.status} {exc.code}: {exc.message}")
+            report(False, f"{service} ({where}) answered {exc.status} {exc.code}: {exc.message}")
     except Sync2BooksError as exc:
-        report(False, f"Sync2Books could not be reached at {where} ({exc}): check SYNC2BOOKS_API_URL.")
+        report(False, f"{service} could not be reached at {where} ({exc}): check {url_name}.")
     finally:
         await backend.aclose()
         if sandbox is not None:

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded_sandbox(self) -> bool:
-        return self.sync2books_api_url is None
+        return self.sync_backend == "sync2books" and self.sync2books_api_url is None
 
     @property
     def public_url(self) -> str:

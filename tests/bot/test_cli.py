@@ -16,6 +16,7 @@ import httpx
 
 from storage.db import head_revision
 from tests.support.bot import ADMIN, CHANNEL, SIGNING_SECRET
+from tests.support.fake_codat import running_fake_codat
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
 from tests.support.sandbox import authorize
 from tests.support.slack_requests import SlackSender
@@ -218,3 +219,24 @@ async def test_db_upgrade_applies_the_migrations(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"database schema at revision {head_revision()}"
     assert (tmp_path / "data" / "bot.sqlite3").is_file()
+
+
+async def test_check_with_codat_names_codat_and_its_key(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    slack = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake_slack.api_url}
+    with running_fake_codat() as codat:
+        codat_env = {"SYNC_BACKEND": "codat", "CODAT_API_URL": codat.url}
+        right = await asyncio.to_thread(
+            run_cli, "check", cwd=tmp_path, CODAT_API_KEY=codat.api_key, **codat_env, **slack
+        )
+        assert right.returncode == 0, right.stdout + right.stderr
+        assert f"ok    Codat ({codat.url}): 0 companies on this API key" in right.stdout
+        wrong = await asyncio.to_thread(
+            run_cli, "check", cwd=tmp_path, CODAT_API_KEY="not-the-key", **codat_env, **slack
+        )
+        assert wrong.returncode == 1
+        assert f"FAIL  Codat ({codat.url}) refused the API key" in wrong.stdout
+        assert "Check CODAT_API_KEY." in wrong.stdout
+        assert "not-the-key" not in wrong.stdout + wrong.stderr
+    missing = await asyncio.to_thread(run_cli, "check", cwd=tmp_path, SYNC_BACKEND="codat", **slack)
+    assert missing.returncode != 0
+    assert "CODAT_API_KEY is required when SYNC_BACKEND is codat." in missing.stdout + missing.stderr
