@@ -11,6 +11,7 @@ an authorization link may never expire, and receipts follow rules that depend on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,7 +123,9 @@ class ExpenseSyncBackend(Protocol):
 
     async def get_company(self, company_id: str) -> Company: ...
 
-    async def auth_link(self, company_id: str, software: str) -> AuthLink: ...
+    async def auth_links(self, company_id: str, software: Sequence[str]) -> list[AuthLink]:
+        """One authorization link per software asked for, in that order."""
+        ...
 
     async def connections(self, company_id: str) -> list[ServiceConnection]:
         """The company's accounting connections that have been authorized at least once."""
@@ -208,9 +211,9 @@ class Sync2BooksBackend:
     async def get_company(self, company_id: str) -> Company:
         return await self.client.get_company(company_id)
 
-    async def auth_link(self, company_id: str, software: str) -> AuthLink:
-        answer = await self.client.get_auth_url(company_id, IntegrationKey(software))
-        return AuthLink(answer.auth_url, answer.expires_at)
+    async def auth_links(self, company_id: str, software: Sequence[str]) -> list[AuthLink]:
+        answers = await asyncio.gather(*(self.client.get_auth_url(company_id, IntegrationKey(k)) for k in software))
+        return [AuthLink(answer.auth_url, answer.expires_at) for answer in answers]
 
     async def connections(self, company_id: str) -> list[ServiceConnection]:
         return [_service_connection(c) for c in await self.client.list_connections(company_id)]

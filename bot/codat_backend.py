@@ -263,15 +263,18 @@ class CodatBackend:
 
     # ------------------------------------------------------------------ links and connections
 
-    async def auth_link(self, company_id: str, software: str) -> AuthLink:
-        """The link of a ``PendingAuth`` connection for that platform; one still waiting is used again."""
-        waiting = [
-            c
+    async def auth_links(self, company_id: str, software: Sequence[str]) -> list[AuthLink]:
+        """The link of a ``PendingAuth`` connection per platform; one still waiting is used again."""
+        waiting = {
+            c.integration_key: c
             for c in await self.client.list_connections(company_id)
-            if c.status == ConnectionState.PENDING_AUTH and c.integration_key == software
-        ]
-        connection = waiting[-1] if waiting else await self.client.create_connection(company_id, software)
-        return AuthLink(connection.link_url, None, connection.id)
+            if c.status == ConnectionState.PENDING_AUTH
+        }
+        made = await asyncio.gather(
+            *(self.client.create_connection(company_id, key) for key in software if key not in waiting)
+        )
+        waiting.update((c.integration_key, c) for c in made)
+        return [AuthLink(waiting[key].link_url, None, waiting[key].id) for key in software]
 
     async def connections(self, company_id: str) -> list[ServiceConnection]:
         found = await self.client.list_connections(company_id)

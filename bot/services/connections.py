@@ -86,7 +86,7 @@ class ConnectionService:
         try:
             current, links = await asyncio.gather(
                 self._backend.connections(company.id),
-                asyncio.gather(*(self._backend.auth_link(company.id, software) for software in softwares)),
+                self._backend.auth_links(company.id, softwares),
             )
         except Sync2BooksError as exc:
             raise backend_trouble(exc, self._backend.name, "asking for the authorization link") from exc

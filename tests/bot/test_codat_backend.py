@@ -79,7 +79,7 @@ async def backend(fake: FakeCodat) -> AsyncIterator[CodatBackend]:
 async def linked_company(backend: CodatBackend, fake: FakeCodat, name: str = "Acme Ltd") -> tuple[str, str]:
     """A company whose Xero link the user has authorized, seen once (which makes its partner expense connection)."""
     company = await backend.create_company(name, None)
-    link = await backend.auth_link(company.id, "gbol")
+    link = (await backend.auth_links(company.id, ["gbol"]))[0]
     assert link.connection_id is not None
     fake.complete_link(company.id, link.connection_id)
     (connection,) = await backend.connections(company.id)
@@ -159,7 +159,7 @@ async def test_a_link_is_a_pending_auth_connection_that_is_reused_while_it_waits
 ) -> None:
     company = await backend.create_company("Acme Ltd", None)
 
-    link = await backend.auth_link(company.id, "gbol")
+    link = (await backend.auth_links(company.id, ["gbol"]))[0]
     (pending,) = fake.connections(company.id)
     assert (pending["status"], pending["integrationKey"], pending["sourceType"]) == (
         "PendingAuth",
@@ -168,7 +168,7 @@ async def test_a_link_is_a_pending_auth_connection_that_is_reused_while_it_waits
     )
     assert (link.url, link.expires_at, link.connection_id) == (pending["linkUrl"], None, pending["id"])
 
-    again = await backend.auth_link(company.id, "gbol")
+    again = (await backend.auth_links(company.id, ["gbol"]))[0]
     assert again == link
     assert [c["id"] for c in fake.connections(company.id)] == [pending["id"]]
     assert len(calls(fake, "POST", "/connections")) == 1
@@ -182,7 +182,7 @@ async def test_an_authorized_link_is_a_connected_xero_connection_with_one_partne
     backend: CodatBackend, fake: FakeCodat
 ) -> None:
     company = await backend.create_company("Acme Ltd", None)
-    link = await backend.auth_link(company.id, "gbol")
+    link = (await backend.auth_links(company.id, ["gbol"]))[0]
     assert link.connection_id is not None
     fake.complete_link(company.id)
 
@@ -211,7 +211,7 @@ async def test_a_company_keeping_its_books_in_another_currency_reports_that_curr
     backend: CodatBackend, fake: FakeCodat
 ) -> None:
     company = await backend.create_company("Fjord AS", None)
-    await backend.auth_link(company.id, "gbol")
+    (await backend.auth_links(company.id, ["gbol"]))[0]
     fake.complete_link(company.id)
     fake.set_base_currency(company.id, "NOK")
 

@@ -231,6 +231,20 @@ async def test_codat_refusals_are_plain_words(codat_bot: RunningBot, fake_slack:
     assert "I don't know the software “wave”" in text_of(refused)
     assert "netsuite" in text_of(refused) and "freeagent" in text_of(refused)
 
+    # No name: a link per platform Codat connects to; asked again, the links still waiting are posted again.
+    def made() -> int:
+        return len([r for r in codat.requests if r.method == "POST" and r.path.endswith("/connections")])
+
+    before = made()
+    for _ in range(2):
+        posted = len(fake_slack.calls_to("chat.postMessage"))
+        await codat_bot.sender.command("connect", user_id=ADMIN, channel_id=CHANNEL)
+        await fake_slack.wait_for("chat.postMessage", count=posted + 1)
+        message = fake_slack.messages(CHANNEL)[-1]
+        every = [b["accessory"]["text"]["text"] for b in message["blocks"] if b.get("accessory")]
+        assert len(every) == 8 and "Connect Oracle NetSuite" in every and "Connect MYOB Business" in every
+        assert made() - before == 8  # a new one for each platform, Xero too (its linked one is no link)
+
     helped = await codat_bot.sender.command("help", user_id=ADMIN, channel_id=CHANNEL)
     (usage,) = await fake_slack.wait_for_responses(helped.response_key)
     assert "create the company with Codat" in text_of(usage)
