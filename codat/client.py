@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -45,10 +43,8 @@ from codat.models import (
     codat_company_name,
 )
 from sync2books import wire
-from sync2books.client import RetryPolicy, send_with_retries
+from sync2books.client import RetryingClient, RetryPolicy
 from sync2books.errors import Sync2BooksAPIError
-
-log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,7 +65,11 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
-class CodatClient:
+class CodatClient(RetryingClient):
+    service = "Codat"
+    # 408, 429 and 503 say Codat did not handle the call; any other 5xx may come after it did.
+    retried_always = NOT_HANDLED_STATUSES
+
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
@@ -85,59 +85,13 @@ class CodatClient:
         token = base64.b64encode(api_key.encode("utf-8")).decode("ascii")
         # Kept only to scrub them from error text that might (against the contract) echo them back.
         self._secrets = (api_key, token)
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = random.Random()  # noqa: S311 - jitter, not security
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Basic {token}", "User-Agent": "sync2books-slack/0.1"},
-            timeout=timeout,
-            transport=transport,
-        )
+        super().__init__(base_url, f"Basic {token}", timeout=timeout, retry=retry, transport=transport, sleep=sleep)
 
-    def __repr__(self) -> str:
-        return f"CodatClient({str(self._http.base_url)!r})"
+    def retried_if_idempotent(self, status: int) -> bool:
+        return status >= 500
 
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> CodatClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    # ------------------------------------------------------------------ the one place requests are made
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool,
-        params: Any = None,
-        json: Any = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-    ) -> httpx.Response:
-        """Send one call, retrying what is safe to retry; answer the 2xx response or raise a typed error."""
-        return await send_with_retries(
-            self._http,
-            method,
-            path,
-            idempotent=idempotent,
-            params=params,
-            json=json,
-            files=files,
-            service="Codat",
-            retry=self.retry,
-            rng=self._rng,
-            sleep=self._sleep,
-            # 408, 429 and 503 say Codat did not handle the call; any other 5xx may come after it did.
-            retried_always=NOT_HANDLED_STATUSES,
-            retried_if_idempotent=lambda status: status >= 500,
-            error_from=lambda response: self._scrubbed(codat_error_from_response(response)),
-            logger=log,
-        )
+    def error_from(self, response: httpx.Response) -> Sync2BooksAPIError:
+        return self._scrubbed(codat_error_from_response(response))
 
     def _scrubbed(self, error: Sync2BooksAPIError) -> Sync2BooksAPIError:
         """The error again with the key blanked out, should Codat's text ever have echoed it."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -54,8 +55,6 @@ from sync2books.models import (
     WireModel,
 )
 
-log = logging.getLogger(__name__)
-
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=WireModel)
 
@@ -89,89 +88,22 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _NEVER_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
-async def send_with_retries(
-    http: httpx.AsyncClient,
-    method: str,
-    path: str,
-    *,
-    idempotent: bool,
-    params: Any,
-    json: Any,
-    files: Mapping[str, tuple[str, bytes, str]] | None,
-    service: str,
-    retry: RetryPolicy,
-    rng: random.Random,
-    sleep: Callable[[float], Awaitable[None]],
-    retried_always: frozenset[int],
-    retried_if_idempotent: Callable[[int], bool] | frozenset[int],
-    error_from: Callable[[httpx.Response], Sync2BooksAPIError],
-    logger: logging.Logger = log,
-) -> httpx.Response:
-    """One call with bounded retries, for either service's client.
+class RetryingClient(ABC):
+    """What both services' clients share: one httpx client, one way to send a call with bounded retries, closing.
 
-    ``retried_always``: answers that mean the service did not handle the request (429 at least), so any call
-    may go again; ``retried_if_idempotent``: faults after which only a call that is safe to repeat goes again.
-    Log lines and errors name the method and path, never a header, so no key reaches them.
+    A subclass names its service, the answers that mean the service did not handle the request (so any call
+    may go again), the faults after which only a call that is safe to repeat goes again, and how an error
+    answer becomes a typed error. Log lines and errors name the method and path, never a header, so no key
+    reaches them.
     """
-    content = wire.dumps(json, exclude_none=True) if json is not None else None
-    headers = {"Content-Type": "application/json"} if content is not None else None
-    url = path.lstrip("/")
-    attempt = 0
-    while True:
-        try:
-            response = await http.request(method, url, params=params, content=content, files=files, headers=headers)
-        except httpx.TransportError as exc:
-            retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
-            if not retriable or attempt >= retry.max_retries:
-                raise Sync2BooksTransportError(
-                    f"{service} {method} /{url} failed: {type(exc).__name__}"
-                    + (f" after {attempt + 1} attempts" if attempt else "")
-                ) from exc
-            pause = retry.delay(attempt, None, rng)
-            logger.warning(
-                "%s %s /%s: %s; retry %d of %d in %.2fs",
-                service,
-                method,
-                url,
-                type(exc).__name__,
-                attempt + 1,
-                retry.max_retries,
-                pause,
-            )
-        else:
-            if response.is_success:
-                return response
-            status = response.status_code
-            if_idempotent = (
-                retried_if_idempotent(status) if callable(retried_if_idempotent) else status in retried_if_idempotent
-            )
-            retriable = status in retried_always or (idempotent and if_idempotent)
-            retry_after = retry_after_seconds(response)
-            too_long = retry_after is not None and retry_after > retry.max_retry_after
-            if not retriable or attempt >= retry.max_retries or too_long:
-                raise error_from(response)
-            pause = retry.delay(attempt, retry_after, rng)
-            request_id = response.headers.get("x-request-id")
-            logger.warning(
-                "%s %s /%s answered %d%s; retry %d of %d in %.2fs",
-                service,
-                method,
-                url,
-                status,
-                f" (request {request_id})" if request_id else "",
-                attempt + 1,
-                retry.max_retries,
-                pause,
-            )
-        attempt += 1
-        await sleep(pause)
 
+    service: ClassVar[str]
+    retried_always: ClassVar[frozenset[int]]
 
-class Sync2BooksClient:
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        authorization: str,
         *,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -179,30 +111,37 @@ class Sync2BooksClient:
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if not api_key.strip():
-            raise ValueError("A Sync2Books API key is required (sk_live_… or sk_test_…)")
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._log = logging.getLogger(type(self).__module__)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "sync2books-slack/0.1"},
+            headers={"Authorization": authorization, "User-Agent": "sync2books-slack/0.1"},
             timeout=timeout,
             transport=transport,
             event_hooks=dict(event_hooks or {}),
         )
 
     def __repr__(self) -> str:
-        return f"Sync2BooksClient({str(self._http.base_url)!r})"
+        return f"{type(self).__name__}({str(self._http.base_url)!r})"
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> Sync2BooksClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    @abstractmethod
+    def retried_if_idempotent(self, status: int) -> bool:
+        """Faults after which only a call safe to repeat goes again (the service may have handled it)."""
+
+    @abstractmethod
+    def error_from(self, response: httpx.Response) -> Sync2BooksAPIError:
+        """The typed error for an error answer, read from the service's own error body."""
 
     # ------------------------------------------------------------------ the one place requests are made
 
@@ -217,22 +156,93 @@ class Sync2BooksClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send one call, retrying what is safe to retry; answer the 2xx response or raise a typed error."""
-        return await send_with_retries(
-            self._http,
-            method,
-            path,
-            idempotent=idempotent,
-            params=params,
-            json=json,
-            files=files,
-            service="Sync2Books",
-            retry=self.retry,
-            rng=self._rng,
-            sleep=self._sleep,
-            retried_always=frozenset({429}),
-            retried_if_idempotent=RETRIED_STATUSES,
-            error_from=error_from_response,
+        content = wire.dumps(json, exclude_none=True) if json is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        url = path.lstrip("/")
+        retry, service = self.retry, self.service
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method, url, params=params, content=content, files=files, headers=headers
+                )
+            except httpx.TransportError as exc:
+                retriable = not isinstance(exc, _NEVER_RETRIED) and (isinstance(exc, _NOT_SENT) or idempotent)
+                if not retriable or attempt >= retry.max_retries:
+                    raise Sync2BooksTransportError(
+                        f"{service} {method} /{url} failed: {type(exc).__name__}"
+                        + (f" after {attempt + 1} attempts" if attempt else "")
+                    ) from exc
+                pause = retry.delay(attempt, None, self._rng)
+                self._log.warning(
+                    "%s %s /%s: %s; retry %d of %d in %.2fs",
+                    service,
+                    method,
+                    url,
+                    type(exc).__name__,
+                    attempt + 1,
+                    retry.max_retries,
+                    pause,
+                )
+            else:
+                if response.is_success:
+                    return response
+                status = response.status_code
+                retriable = status in self.retried_always or (idempotent and self.retried_if_idempotent(status))
+                retry_after = retry_after_seconds(response)
+                too_long = retry_after is not None and retry_after > retry.max_retry_after
+                if not retriable or attempt >= retry.max_retries or too_long:
+                    raise self.error_from(response)
+                pause = retry.delay(attempt, retry_after, self._rng)
+                request_id = response.headers.get("x-request-id")
+                self._log.warning(
+                    "%s %s /%s answered %d%s; retry %d of %d in %.2fs",
+                    service,
+                    method,
+                    url,
+                    status,
+                    f" (request {request_id})" if request_id else "",
+                    attempt + 1,
+                    retry.max_retries,
+                    pause,
+                )
+            attempt += 1
+            await self._sleep(pause)
+
+
+class Sync2BooksClient(RetryingClient):
+    service = "Sync2Books"
+    # A 429 was never handled; other faults may come after the service handled the call.
+    retried_always = frozenset({429})
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not api_key.strip():
+            raise ValueError("A Sync2Books API key is required (sk_live_… or sk_test_…)")
+        super().__init__(
+            base_url,
+            f"Bearer {api_key}",
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            event_hooks=event_hooks,
+            sleep=sleep,
         )
+
+    def retried_if_idempotent(self, status: int) -> bool:
+        return status in RETRIED_STATUSES
+
+    def error_from(self, response: httpx.Response) -> Sync2BooksAPIError:
+        return error_from_response(response)
 
     async def _get(self, path: str, model: type[M], params: Any = None) -> M:
         response = await self.request("GET", path, idempotent=True, params=params)
