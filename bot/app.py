@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
@@ -40,8 +40,10 @@ from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
+from bot.slack_http import SlackEndpoint
 from codat.client import CodatClient
 from handlers import register_all
+from handlers.payloads import UNREADABLE
 from storage.db import Database
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
@@ -76,12 +78,6 @@ def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBac
         )
     assert settings.sync2books_api_url is not None
     return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
-
-
-def _signature_headers_present(request: Request) -> bool:
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
-    signature = request.headers.get("x-slack-signature", "")
-    return timestamp.isdigit() and signature.startswith("v0=")
 
 
 class Jobs:
@@ -195,22 +191,25 @@ class BotRuntime:
         self.http_app = self._http_app()
 
     @staticmethod
-    async def _on_listener_error(error: Exception, body: dict[str, Any]) -> None:
+    async def _on_listener_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
         log.error("listener failed for a %s: %s: %s", body.get("type", "request"), type(error).__name__, error)
         log.debug("details", exc_info=error)
+        if response is not None:
+            # Not acknowledged yet: Slack gets a plain refusal, not Bolt's 500.
+            return BoltResponse(status=400, body=UNREADABLE)
+        return None
 
     def _http_app(self) -> FastAPI:
         app = FastAPI(title="Sync2Books for Slack", docs_url=None, redoc_url=None, openapi_url=None)
-        slack_handler = AsyncSlackRequestHandler(self.bolt)
-
         if not self.settings.socket_mode:
+            assert self.settings.slack_signing_secret is not None  # require_slack() has said so in a sentence
+            endpoint = SlackEndpoint(self.bolt, self.settings.slack_signing_secret.get_secret_value())
 
             @app.post("/slack/events")
             async def slack_events(request: Request) -> Response:
-                if not _signature_headers_present(request):
-                    # Bolt verifies the signature itself, but a malformed header would reach it as a 500.
-                    return JSONResponse({"error": "invalid_request"}, status_code=401)
-                return await slack_handler.handle(request)
+                return await endpoint.handle(request)
 
         @app.get("/healthz")
         async def healthz() -> JSONResponse:

@@ -107,6 +107,8 @@ class ExpenseSyncBackend(Protocol):
     """Companies, authorization links, connections, reference data, defaults, expenses, receipts, batches."""
 
     name: str
+    # The setting that holds this service's API key, named when the service refuses it.
+    key_variable: str
     # The expense types this service accepts, in the order the modal offers them.
     expense_types: tuple[str, ...]
     # The kinds of contact an expense may name ("Supplier", "Customer").
@@ -194,6 +196,7 @@ def _service_connection(connection: Connection) -> ServiceConnection:
 
 class Sync2BooksBackend:
     name = "Sync2Books"
+    key_variable = "SYNC2BOOKS_API_KEY"
     expense_types: tuple[str, ...] = ("Payment", "DirectCost")
     contact_types: tuple[str, ...] = ("Supplier", "Customer")
     software = SYNC2BOOKS_SOFTWARE

@@ -222,6 +222,7 @@ def _last_change(connection: CodatConnection) -> datetime:
 
 class CodatBackend:
     name = "Codat"
+    key_variable = "CODAT_API_KEY"
     expense_types: tuple[str, ...] = CODAT_EXPENSE_TYPES
     contact_types: tuple[str, ...] = ("Supplier",)
     software = CODAT_SOFTWARE

@@ -6,12 +6,15 @@ says the whole thing on its own.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.backend import ServiceConnection
 from bot.services.home import HomeCompany
+from bot.services.refusals import Refusal
 
 Block = dict[str, Any]
 Message = tuple[str, list[Block]]
@@ -26,6 +29,18 @@ STATUS_WORDS = {
     "DISCONNECTED": ":white_circle: disconnected",
     "ERROR": ":red_circle: needs re-authorizing",
 }
+
+
+# Slack ids as Slack writes them; anything else in a mention would be outside text pretending to be one.
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,20}$")
+
+
+def escape(text: object) -> str:
+    """Outside text (names, typed text, file names, service errors) as mrkdwn must carry it: it can never
+    become a mention (``<!channel>``, ``<@U…>``), a disguised link or a date. Every builder passes every
+    outside text through here, and only through here."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def mrkdwn(text: str) -> Block:
@@ -49,7 +64,11 @@ def slack_date(moment: datetime | str, style: str = "{date_short_pretty} at {tim
 
 
 def mention(user_id: str) -> str:
-    return f"<@{user_id}>"
+    return f"<@{user_id}>" if SLACK_USER_ID.match(user_id) else escape(user_id)
+
+
+def channel_link(channel_id: str) -> str:
+    return f"<#{channel_id}>" if SLACK_CHANNEL_ID.match(channel_id) else escape(channel_id)
 
 
 # --------------------------------------------------------------------------- help and refusals
@@ -69,13 +88,16 @@ SUBCOMMANDS: Sequence[tuple[str, str]] = (
 def usage(service: str, software: str) -> Message:
     """The commands, naming the running service and the software it connects to."""
     lines = "\n".join(
-        f"• `/sync2books {name}` — {what.format(service=service, software=software)}" for name, what in SUBCOMMANDS
+        f"• `/sync2books {escape(name)}` — {escape(what.format(service=service, software=software))}"
+        for name, what in SUBCOMMANDS
     )
     text = "Sync2Books for Slack: what you can ask\n" + lines
     return text, [mrkdwn("*Sync2Books for Slack* — what you can ask"), mrkdwn(lines)]
 
 
-def refusal(text: str) -> Message:
+def refusal(said: Refusal | str) -> Message:
+    """A refusal as the person sees it: our words as written, every outside value in it escaped."""
+    text = said.shown(escape) if isinstance(said, Refusal) else said
     return text, [mrkdwn(text)]
 
 
@@ -110,18 +132,18 @@ def register_modal(channel_id: str, service: str) -> dict[str, Any]:
 
 
 def company_registered(payload: dict[str, Any]) -> Message:
-    who, name = mention(payload["user_id"]), payload["company_name"]
+    who, name = mention(payload["user_id"]), escape(payload["company_name"])
     service = payload.get("service", "Sync2Books")
     text = f"{who} registered {name} with {service} and linked it to this channel."
     next_step = "Next: an admin runs `/sync2books connect` to post the link that connects its accounting software."
     return text, [
         mrkdwn(f":tada: {who} registered *{name}* with {service} and linked it to this channel."),
-        context(next_step, f"Company id `{payload['company_id']}`"),
+        context(next_step, f"Company id `{escape(payload['company_id'])}`"),
     ]
 
 
 def company_linked(payload: dict[str, Any]) -> Message:
-    who, name = mention(payload["user_id"]), payload["company_name"]
+    who, name = mention(payload["user_id"]), escape(payload["company_name"])
     text = f"{who} linked this channel to {name}."
     return text, [
         mrkdwn(f":link: {who} linked this channel to *{name}*."),
@@ -134,7 +156,7 @@ def company_linked(payload: dict[str, Any]) -> Message:
 
 def auth_links_message(payload: dict[str, Any]) -> Message:
     """The message with one button per link; a link that was used or expired shows that instead."""
-    name = payload["company_name"]
+    name = escape(payload["company_name"])
     blocks: list[Block] = [
         mrkdwn(
             f":electric_plug: Connect *{name}*'s accounting software to {payload.get('service', 'Sync2Books')} — "
@@ -144,10 +166,11 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
     open_links = []
     for link in payload["links"]:
         state = link.get("state", "pending")
+        software = escape(link["name"])
         if state == "connected":
-            blocks.append(mrkdwn(f":white_check_mark: *{link['name']}* — connected."))
+            blocks.append(mrkdwn(f":white_check_mark: *{software}* — connected."))
         elif state == "expired":
-            blocks.append(mrkdwn(f":hourglass: *{link['name']}* — this link expired unused."))
+            blocks.append(mrkdwn(f":hourglass: *{software}* — this link expired unused."))
         else:
             open_links.append(link)
             blocks.append(
@@ -155,7 +178,7 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"*{link['name']}*\n"
+                        "text": f"*{software}*\n"
                         + (
                             f"Link valid until {slack_date(link['expires_at'])}"
                             if link.get("expires_at")
@@ -172,21 +195,21 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
                 }
             )
     blocks.append(context(f"Requested by {mention(payload['user_id'])}. Each link works once."))
-    names = ", ".join(link["name"] for link in payload["links"])
+    names = ", ".join(escape(link["name"]) for link in payload["links"])
     text = f"Connect {name}'s accounting software ({names})"
     if open_links:
-        text += ": " + " ".join(f"{link['name']}: {link['url']}" for link in open_links)
+        text += ": " + " ".join(f"{escape(link['name'])}: {escape(link['url'])}" for link in open_links)
     return text, blocks
 
 
 def link_connected(payload: dict[str, Any]) -> Message:
-    software, name = payload["software_name"], payload["company_name"]
+    software, name = escape(payload["software_name"]), escape(payload["company_name"])
     text = f"{software} is connected for {name}. Expenses can now sync to it."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected for *{name}*. Expenses can now sync to it.")]
 
 
 def link_expired(payload: dict[str, Any]) -> Message:
-    software, name, command = payload["software_name"], payload["company_name"], payload["command"]
+    software, name, command = escape(payload["software_name"]), escape(payload["company_name"]), payload["command"]
     text = f"The {software} link for {name} expired unused. Run /sync2books connect {command} for a new one."
     return text, [
         mrkdwn(f":hourglass: The *{software}* link for *{name}* expired before anyone used it."),
@@ -202,15 +225,16 @@ def connection_connected(payload: dict[str, Any]) -> Message:
 
 
 def connection_restored(payload: dict[str, Any]) -> Message:
-    software, name = payload["software_name"], payload["company_name"]
+    software, name = escape(payload["software_name"]), escape(payload["company_name"])
     text = f"{software} is connected again for {name}."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected again for *{name}*.")]
 
 
 def connection_lost(payload: dict[str, Any]) -> Message:
-    software, name, command = payload["software_name"], payload["company_name"], payload["command"]
+    software, name, command = escape(payload["software_name"]), escape(payload["company_name"]), payload["command"]
     if payload["status"] == "ERROR":
-        reason = payload.get("error_message") or f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
+        told = payload.get("error_message")
+        reason = escape(told) if told else f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
         head = f":warning: *{software}* stopped accepting expenses for *{name}*: {reason}"
         text = f"{software} stopped accepting expenses for {name}: {reason}"
         what_to_do = (
@@ -225,7 +249,7 @@ def connection_lost(payload: dict[str, Any]) -> Message:
 
 
 def disconnected_by_user(payload: dict[str, Any]) -> Message:
-    who, software, name = mention(payload["user_id"]), payload["software_name"], payload["company_name"]
+    who, software, name = mention(payload["user_id"]), escape(payload["software_name"]), escape(payload["company_name"])
     text = f"{who} disconnected {software} from {name}. Expenses will no longer sync to it."
     return text, [
         mrkdwn(f":electric_plug: {who} disconnected *{software}* from *{name}*. Expenses will no longer sync to it."),
@@ -233,8 +257,9 @@ def disconnected_by_user(payload: dict[str, Any]) -> Message:
     ]
 
 
-def connections_list(company_name: str, connections: Iterable[ServiceConnection]) -> Message:
+def connections_list(company: str, connections: Iterable[ServiceConnection]) -> Message:
     connections = list(connections)
+    company_name = escape(company)
     if not connections:
         text = f"{company_name} has no connections yet. An admin can run /sync2books connect to post a link."
         return text, [
@@ -244,19 +269,20 @@ def connections_list(company_name: str, connections: Iterable[ServiceConnection]
     lines = []
     for connection in sorted(connections, key=lambda c: c.platform_name):
         line = (
-            f"• *{connection.platform_name}* — {STATUS_WORDS[connection.status.value]} "
-            f"since {slack_date(connection.updated_at)} (`{connection.id}`)"
+            f"• *{escape(connection.platform_name)}* — {STATUS_WORDS[connection.status.value]} "
+            f"since {slack_date(connection.updated_at)} (`{escape(connection.id)}`)"
         )
         if connection.error:
-            line += f"\n   {connection.error.message}"
+            line += f"\n   {escape(connection.error.message)}"
         lines.append(line)
     text = f"{company_name}'s connections: " + "; ".join(
-        f"{c.platform_name} {c.status.value.lower()}" for c in connections
+        f"{escape(c.platform_name)} {c.status.value.lower()}" for c in connections
     )
     return text, [mrkdwn(f"*{company_name}*'s connections"), mrkdwn("\n".join(lines))]
 
 
-def disconnect_confirmation(company_name: str, software_name: str, connection_id: str) -> Message:
+def disconnect_confirmation(company: str, software: str, connection_id: str) -> Message:
+    company_name, software_name = escape(company), escape(software)
     question = f"Disconnect *{software_name}* from *{company_name}*? Expenses will stop syncing to it."
     return f"Disconnect {software_name} from {company_name}?", [
         mrkdwn(question),
@@ -267,7 +293,7 @@ def disconnect_confirmation(company_name: str, software_name: str, connection_id
                 {
                     "type": "button",
                     "action_id": DISCONNECT_CONFIRM,
-                    "text": plain(f"Disconnect {software_name}"),
+                    "text": plain(f"Disconnect {software}"),
                     "style": "danger",
                     "value": connection_id,
                 },
@@ -278,7 +304,7 @@ def disconnect_confirmation(company_name: str, software_name: str, connection_id
 
 
 def disconnect_done(company_name: str, software_name: str) -> Message:
-    text = f"Disconnected {software_name} from {company_name}."
+    text = f"Disconnected {escape(software_name)} from {escape(company_name)}."
     return text, [mrkdwn(f":white_check_mark: {text}")]
 
 
@@ -295,12 +321,13 @@ def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]]
             )
         )
     for company in companies:
-        channels = ", ".join(f"<#{channel}>" for channel in company.channel_ids)
+        channels = ", ".join(channel_link(channel) for channel in company.channel_ids)
         blocks.append({"type": "divider"})
-        blocks.append(mrkdwn(f"*{company.name}*  ·  {channels}"))
+        blocks.append(mrkdwn(f"*{escape(company.name)}*  ·  {channels}"))
         if company.connections:
             lines = [
-                f"• {c.software_name} — {STATUS_WORDS.get(c.status, c.status.lower())}" for c in company.connections
+                f"• {escape(c.software_name)} — {STATUS_WORDS.get(c.status, escape(c.status.lower()))}"
+                for c in company.connections
             ]
             blocks.append(mrkdwn("\n".join(lines)))
         else:
@@ -515,7 +542,7 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
     if chosen is None:
         blocks.append(
             context_block(
-                f"*{context['company_name']}* has several connected accounting packages: choose "
+                f"*{escape(context['company_name'])}* has several connected accounting packages: choose "
                 "the one this expense goes to."
             )
         )
@@ -658,8 +685,6 @@ def _line_blocks(index: int) -> list[Block]:
 
 
 def _modal(blocks: list[Block], context: dict[str, Any], *, submit: str) -> dict[str, Any]:
-    import json
-
     return {
         "type": "modal",
         "callback_id": EXPENSE_CALLBACK,
@@ -684,20 +709,20 @@ STATUS_LINES = {
 
 def expense_message(payload: dict[str, Any]) -> Message:
     who = mention(payload["user_id"])
-    merchant = payload.get("merchant") or "an expense"
+    merchant = escape(payload.get("merchant") or "an expense")
     status = STATUS_LINES.get((payload["state"], payload.get("status")), STATUS_LINES.get((payload["state"], None), ""))
     head = f"{who} submitted *{merchant}* — *{payload['total']}*"
     details = [status]
     if payload.get("accounting_id") and payload.get("status") == "SYNCED":
-        details.append(f"Recorded as `{payload['accounting_id']}`")
+        details.append(f"Recorded as `{escape(payload['accounting_id'])}`")
     if payload.get("error_message"):
-        details.append(payload["error_message"])
+        details.append(escape(payload["error_message"]))
     text = f"{who} submitted {merchant} for {payload['total']}: {status.split(': ', 1)[-1]}"
     return text, [mrkdwn(head), context(" · ".join(details), f"Expense `{payload['expense_id']}`")]
 
 
 def receipt_offer(payload: dict[str, Any]) -> Message:
-    name = payload["file_name"]
+    name = escape(payload["file_name"])
     text = f"Use {name} as a receipt?"
     return text, [
         mrkdwn(f":receipt: Use *{name}* as a receipt?"),
@@ -724,12 +749,12 @@ def receipt_offer(payload: dict[str, Any]) -> Message:
 
 
 def receipt_note(payload: dict[str, Any]) -> Message:
-    return payload["text"], [mrkdwn(payload["text"])]
+    """Our sentence about a file, carrying its name and perhaps a service's error: escaped as a whole."""
+    text = escape(payload["text"])
+    return text, [mrkdwn(text)]
 
 
 def attach_modal(file_id: str, expenses: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    import json
-
     choices = [option(f"{e['merchant'] or 'Expense'} — {e['total']} — {e['date']}", e["expense_id"]) for e in expenses]
     blocks: list[Block]
     if choices:
@@ -764,12 +789,12 @@ def _fix_button(expense_id: str) -> dict[str, Any]:
 
 def expense_outcome(payload: dict[str, Any]) -> Message:
     """The reply in an expense's thread when its batch ends."""
-    merchant = payload.get("merchant") or "The expense"
+    merchant = escape(payload.get("merchant") or "The expense")
     if payload["status"] == "SYNCED":
-        recorded = f" as `{payload['accounting_id']}`" if payload.get("accounting_id") else ""
+        recorded = f" as `{escape(payload['accounting_id'])}`" if payload.get("accounting_id") else ""
         text = f"{merchant} ({payload['total']}) is in the books{recorded}."
         return text, [mrkdwn(f":white_check_mark: *{merchant}* ({payload['total']}) is in the books{recorded}.")]
-    reason = payload.get("error_message") or "The accounting software refused it."
+    reason = escape(payload.get("error_message") or "The accounting software refused it.")
     text = f"{merchant} ({payload['total']}) did not sync: {reason}"
     return text, [
         mrkdwn(f":x: *{merchant}* ({payload['total']}) did not sync.\n{reason}"),
@@ -797,14 +822,14 @@ def outcome_summary(payload: dict[str, Any]) -> Message:
         )
     ]
     for outcome in failed[:MAX_SUMMARY_FAILURES]:
-        merchant = outcome.get("merchant") or "Expense"
+        merchant = escape(outcome.get("merchant") or "Expense")
         message_blocks.append(
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
                     "text": f":x: *{merchant}* ({outcome['total']}) by {mention(outcome['user_id'])}:"
-                    f" {outcome.get('error_message') or 'refused'}"[:2900],
+                    f" {escape(outcome.get('error_message') or 'refused')}"[:2900],
                 },
                 "accessory": _fix_button(outcome["expense_id"]),
             }
@@ -827,7 +852,8 @@ ANNOUNCEMENTS.update(
 )
 
 
-def status_list(company_name: str, batches: Sequence[Any]) -> Message:
+def status_list(company: str, batches: Sequence[Any]) -> Message:
+    company_name = escape(company)
     if not batches:
         text = f"{company_name} has no expenses yet. Submit one with /sync2books expense."
         return text, [
@@ -848,7 +874,7 @@ def status_list(company_name: str, batches: Sequence[Any]) -> Message:
         else:
             state = ":warning: partly failed"
         lines.append(
-            f"• `{batch.batch_id[:8]}` — {batch.expenses} expense(s), {state}"
+            f"• `{escape(batch.batch_id[:8])}` — {batch.expenses} expense(s), {state}"
             f" ({batch.synced} in the books, {batch.failed} failed) · {slack_date(batch.updated_at)}"
         )
     text = f"{company_name}'s recent sync batches: " + "; ".join(line.lstrip("• ") for line in lines)
@@ -859,7 +885,7 @@ def recent_expenses_blocks(expenses: Sequence[dict[str, Any]]) -> list[Block]:
     if not expenses:
         return []
     lines = [
-        f"• *{e['merchant'] or 'Expense'}* — {e['total']} — "
+        f"• *{escape(e['merchant'] or 'Expense')}* — {e['total']} — "
         f"{STATUS_LINES.get((e['state'], e.get('status')), STATUS_LINES.get((e['state'], None), ''))}"
         for e in expenses
     ]

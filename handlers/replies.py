@@ -22,7 +22,7 @@ async def answering(reply: Reply, doing: str) -> Any:
     try:
         yield
     except Refusal as refusal:
-        await reply(*blocks.refusal(str(refusal)))
+        await reply(*blocks.refusal(refusal))
     except Exception as exc:  # the last line of defence: log it, tell the user plainly
         log.error("failed while %s: %s: %s", doing, type(exc).__name__, exc)
         log.debug("details", exc_info=True)

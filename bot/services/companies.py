@@ -75,9 +75,12 @@ class CompanyService:
                 ((company_id, (name, _)),) = companies.items()
                 return LinkedCompany(company_id, name)
             if len(companies) > 1:
-                names = ", ".join(f"*{name}* (<#{channel}>)" for name, channel in companies.values())
+                # Names come from people, channels from Slack's own answer: only the names are outside text.
+                listed = list(companies.values())
+                names = ", ".join(f"*{{name{i}}}* (<#{channel}>)" for i, (_, channel) in enumerate(listed))
                 raise Refusal(
-                    f"You are in channels of several companies: {names}. Run the command in that company's channel."
+                    f"You are in channels of several companies: {names}. Run the command in that company's channel.",
+                    **{f"name{i}": name for i, (name, _) in enumerate(listed)},
                 )
             raise NotLinked(
                 "None of your channels is linked to a company yet. In a channel, an admin can run "
@@ -93,7 +96,9 @@ class CompanyService:
             existing = await Companies(session).for_channel(channel_id)
         if existing is not None:
             raise Refusal(
-                f"This channel is already linked to *{existing.name}* (`{existing.id}`). Nothing was changed."
+                "This channel is already linked to *{name}* (`{id}`). Nothing was changed.",
+                name=existing.name,
+                id=existing.id,
             )
 
     async def check_can_register(self, user_id: str, channel_id: str) -> None:
@@ -105,18 +110,20 @@ class CompanyService:
         await self.check_can_register(user_id, channel_id)
         problem = name_problem(name) or self._backend.company_name_problem(name.strip())
         if problem:
-            raise Refusal(problem)
+            raise Refusal("{problem}", problem=problem)
         try:
             company = await self._backend.create_company(name.strip(), (description or "").strip() or None)
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "registering the company") from exc
+            raise backend_trouble(exc, self._backend, "registering the company") from exc
         linked = await self._adopt(company, [], user_id, channel_id, kind="company_registered")
         if not linked:
             # Another registration linked the channel while ours was being created: say so, keep theirs.
             raise Refusal(
-                f"This channel was linked to another company while *{company.name}* was being registered. "
-                f"*{company.name}* exists in {self._backend.name} as `{company.id}`; "
-                "link it to another channel with `/sync2books link`."
+                "This channel was linked to another company while *{name}* was being registered. "
+                f"*{{name}}* exists in {self._backend.name} as `{{id}}`; "
+                "link it to another channel with `/sync2books link`.",
+                name=company.name,
+                id=company.id,
             )
         return LinkedCompany(company.id, company.name)
 
@@ -129,7 +136,7 @@ class CompanyService:
             company = await self._backend.get_company(company_id.strip())
             connections = await self._backend.connections(company.id)
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "looking up that company", "that company") from exc
+            raise backend_trouble(exc, self._backend, "looking up that company", "that company") from exc
         if not await self._adopt(company, connections, user_id, channel_id, kind="company_linked"):
             await self._refuse_if_linked(channel_id)
         return LinkedCompany(company.id, company.name)

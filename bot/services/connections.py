@@ -79,7 +79,10 @@ class ConnectionService:
         if software_text.strip():
             software = catalog.parse(software_text)
             if software is None:
-                raise Refusal(f"I don't know the software “{software_text.strip()}”. Choose {catalog.valid_names()}.")
+                raise Refusal(
+                    f"I don't know the software “{{typed}}”. Choose {catalog.valid_names()}.",
+                    typed=software_text.strip(),
+                )
             softwares = [software.key]
         else:
             softwares = [item.key for item in catalog]
@@ -89,7 +92,7 @@ class ConnectionService:
                 self._backend.auth_links(company.id, softwares),
             )
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "asking for the authorization link") from exc
+            raise backend_trouble(exc, self._backend, "asking for the authorization link") from exc
         records = [
             AuthLinkRecord(
                 id=str(uuid.uuid4()),
@@ -136,7 +139,7 @@ class ConnectionService:
         try:
             return company.name, await self._backend.connections(company.id)
         except Sync2BooksError as exc:
-            raise backend_trouble(exc, self._backend.name, "listing the connections") from exc
+            raise backend_trouble(exc, self._backend, "listing the connections") from exc
 
     async def prepare_disconnect(self, user_id: str, channel_id: str, target: str) -> DisconnectPrompt:
         """Find what ``target`` (a software name or a connection id) names, before asking for confirmation."""
@@ -155,8 +158,11 @@ class ConnectionService:
         if not candidates:
             known = ", ".join(f"{c.platform_name} (`{c.id}`, {c.status.value.lower()})" for c in connections)
             raise Refusal(
-                f"*{name}* has no connected “{target}” to disconnect."
-                + (f" Its connections: {known}." if known else " It has no connections yet.")
+                "*{name}* has no connected “{target}” to disconnect."
+                + (" Its connections: {known}." if known else " It has no connections yet."),
+                name=name,
+                target=target,
+                known=known,
             )
         connection = candidates[0]
         return DisconnectPrompt(name, connection.id, connection.platform_name)
@@ -176,7 +182,7 @@ class ConnectionService:
             if before is not None:
                 async with self._db.session() as session:
                     await Connections(session).change_status(connection_id, DISCONNECTING, before, None)
-            raise backend_trouble(exc, self._backend.name, "disconnecting the connection", "that connection") from exc
+            raise backend_trouble(exc, self._backend, "disconnecting the connection", "that connection") from exc
         async with self._db.session() as session:
             connections = Connections(session)
             if not await connections.change_status(connection.id, DISCONNECTING, connection.status.value, None):

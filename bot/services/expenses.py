@@ -142,8 +142,9 @@ class ExpenseService:
         )
         if not connected:
             raise Refusal(
-                f"*{company.name}* has no connected accounting software yet, so expenses have nowhere to go. "
-                "An admin can run `/sync2books connect` to post the link."
+                "*{name}* has no connected accounting software yet, so expenses have nowhere to go. "
+                "An admin can run `/sync2books connect` to post the link.",
+                name=company.name,
             )
         target = channel_id if channel_id in channels else (channels[0] if channels else channel_id)
         assert target is not None

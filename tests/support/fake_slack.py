@@ -149,11 +149,22 @@ def text_of(item: Mapping[str, Any] | None) -> str:
     Covers ``text``, every block's text (sections, fields, context, headers, inputs' labels, buttons), buttons'
     urls, attachments, and a view's title/submit/close. Never metadata or private_metadata: users don't see those.
     """
+    return _unescape(markup_of(item))
+
+
+def markup_of(item: Mapping[str, Any] | None) -> str:
+    """The same texts as Slack receives them, before it turns ``&lt;`` into ``<``: where a mention or a link
+    would be markup, and so where an unescaped ``<!channel>`` would ping everyone."""
     if not item:
         return ""
     parts: list[str] = []
     _collect_text(item, parts)
     return "\n".join(part for part in parts if part)
+
+
+def _unescape(text: str) -> str:
+    """What a person reads: Slack shows the three escaped characters as themselves."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 _TEXT_KEYS = frozenset({"text", "url", "title", "pretext", "fallback", "footer", "author_name"})
