@@ -156,18 +156,18 @@ class BotRuntime:
             self.jobs.run_soon("upload_receipts")
 
         notifier = SlackNotifier(self.slack)
-        companies = CompanyService(self.db, self.backend, access, directory, kick)
+        companies = CompanyService(self.db, self.backend, access, kick)
         self.reference = ReferenceData(self.db, self.backend)
         messages = ExpenseMessages(self.db, notifier)
-        files = SlackFiles(self.slack, settings.slack_bot_token.get_secret_value())
+        files = SlackFiles(self.slack, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.services = Services(
             access=access,
             companies=companies,
             connections=ConnectionService(self.db, self.backend, access, companies, kick),
             home=HomeService(self.db, directory),
             deliveries=DeliveryLog(self.db),
-            expenses=ExpenseService(self.db, self.backend, companies, self.reference, kick_expenses),
-            receipts=ReceiptService(self.db, self.backend, files, kick, kick_receipts),
+            expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, kick_expenses),
+            receipts=ReceiptService(self.db, self.backend, files, access, kick, kick_receipts),
             reference=self.reference,
         )
         self.outbox = ExpenseOutbox(self.db, self.backend, messages.refresh, kick_receipts)

@@ -134,13 +134,26 @@ class SlackNotifier:
             log.warning("could not update a %s message in %s: %s", kind, channel_id, _error_code(exc))
 
 
+# Slack serves shared files from here; the bot token is sent nowhere else (but the configured Web API's
+# origin, which is Slack's own or, in tests, a fake of it).
+SLACK_FILE_ORIGINS = frozenset({("https", "files.slack.com", 443)})
+MAX_REDIRECTS = 3
+MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
+
+
 class SlackFiles:
     """files.info and the download behind it. Without the token Slack answers a sign-in page with 200,
-    which must never be taken for a receipt."""
+    which must never be taken for a receipt.
 
-    def __init__(self, client: AsyncWebClient, token: str) -> None:
+    ``files.info`` names the download address; it is outside text like any other. The token goes only to
+    Slack's file host (and the configured API host), every redirect is followed by hand and is refused
+    when it leaves those hosts, and the body is read only up to the receipt limit.
+    """
+
+    def __init__(self, client: AsyncWebClient, token: str, api_url: str = "https://slack.com/api/") -> None:
         self._client = client
         self._token = token
+        self._origins = SLACK_FILE_ORIGINS | {_origin(httpx.URL(api_url))}
 
     async def info(self, file_id: str) -> SlackFile:
         try:
@@ -159,27 +172,58 @@ class SlackFiles:
             download_url=str(file.get("url_private_download") or file.get("url_private") or ""),
         )
 
+    def _is_slack(self, url: httpx.URL) -> bool:
+        return _origin(url) in self._origins
+
     async def download(self, file: SlackFile) -> bytes:
         if not file.download_url:
             raise FileUnavailable("Slack gave no download address for the file", permanent=True)
-        headers = {"Authorization": f"Bearer {self._token}"}
         try:
-            async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
-                response = await http.get(file.download_url, headers=headers)
+            url = httpx.URL(file.download_url)
+        except httpx.InvalidURL:
+            raise FileUnavailable("Slack gave a download address that is not one", permanent=True) from None
+        try:
+            async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
+                for _ in range(MAX_REDIRECTS + 1):
+                    if not self._is_slack(url):
+                        log.warning("refused to download file %s from %s: not Slack's file host", file.id, url.host)
+                        raise FileUnavailable("the file's address is not on Slack's file host", permanent=True)
+                    request = http.build_request("GET", url, headers={"Authorization": f"Bearer {self._token}"})
+                    response = await http.send(request, stream=True)
+                    try:
+                        if not response.is_redirect:
+                            return await self._read(response)
+                        url = url.join(response.headers.get("location", ""))
+                    finally:
+                        await response.aclose()
         except httpx.HTTPError as exc:
             raise FileUnavailable(f"the download from Slack failed ({type(exc).__name__})", permanent=False) from None
+        raise FileUnavailable("Slack redirected the download too many times", permanent=True)
+
+    async def _read(self, response: httpx.Response) -> bytes:
         if response.status_code >= 500 or response.status_code == 429:
             raise FileUnavailable(f"Slack answered {response.status_code} to the download", permanent=False)
-        content = response.content
         declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES:
+                raise FileUnavailable("the file is larger than 10 MB", permanent=True)
+            chunks.append(chunk)
+        content = b"".join(chunks)
         if response.status_code != 200 or declared == "text/html" or _looks_like_html(content):
             # Retrying will not help: the token is refused for downloads (is the files:read scope missing?).
             raise FileUnavailable(
                 "Slack sent a sign-in page instead of the file (the app may lack the files:read scope)", permanent=True
             )
-        if len(content) > 10 * 1024 * 1024:
-            raise FileUnavailable("the file is larger than 10 MB", permanent=True)
         return content
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the port spelled out: another port on the same host is another server."""
+    default = {"https": 443, "http": 80}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _looks_like_html(content: bytes) -> bool:

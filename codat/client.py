@@ -18,7 +18,6 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -43,7 +42,7 @@ from codat.models import (
     codat_company_name,
 )
 from sync2books import wire
-from sync2books.client import RetryingClient, RetryPolicy
+from sync2books.client import RetryingClient, RetryPolicy, path_segment
 from sync2books.errors import Sync2BooksAPIError
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,13 +55,6 @@ NOT_HANDLED_STATUSES = frozenset({408, 429, 503})
 CONNECTIONS_PAGE_SIZE = 100
 REFERENCE_PAGE_SIZE = 1000
 SYNC_TRANSACTIONS_PAGE_SIZE = 100
-
-
-def _segment(value: str, what: str) -> str:
-    """One path segment, escaped; an empty id would silently address another resource."""
-    if not value:
-        raise ValueError(f"A Codat {what} is required")
-    return quote(value, safe="")
 
 
 class CodatClient(RetryingClient):
@@ -178,7 +170,7 @@ class CodatClient(RetryingClient):
         return self._parse(response, CodatCompany)
 
     async def get_company(self, company_id: str) -> CodatCompany:
-        return await self._get(f"/companies/{_segment(company_id, 'company id')}", CodatCompany)
+        return await self._get(f"/companies/{path_segment(company_id, 'company id')}", CodatCompany)
 
     async def list_companies(self, page: int = 1, page_size: int = 1) -> CodatPage[CodatCompany]:
         return await self._get("/companies", CodatPage[CodatCompany], {"page": page, "pageSize": page_size})
@@ -186,44 +178,45 @@ class CodatClient(RetryingClient):
     # ------------------------------------------------------------------ connections
 
     async def list_connections(self, company_id: str) -> list[CodatConnection]:
-        path = f"/companies/{_segment(company_id, 'company id')}/connections"
+        path = f"/companies/{path_segment(company_id, 'company id')}/connections"
         return await self._all_pages(path, CodatConnection, CONNECTIONS_PAGE_SIZE)
 
     async def create_connection(self, company_id: str, platform_key: str) -> CodatConnection:
-        path = f"/companies/{_segment(company_id, 'company id')}/connections"
+        path = f"/companies/{path_segment(company_id, 'company id')}/connections"
         response = await self.request("POST", path, idempotent=False, json={"platformKey": platform_key})
         return self._parse(response, CodatConnection)
 
     async def unlink_connection(self, company_id: str, connection_id: str) -> CodatConnection:
-        path = f"/companies/{_segment(company_id, 'company id')}/connections/{_segment(connection_id, 'connection id')}"
+        company, connection = path_segment(company_id, "company id"), path_segment(connection_id, "connection id")
+        path = f"/companies/{company}/connections/{connection}"
         body = {"status": ConnectionState.UNLINKED.value}
         response = await self.request("PATCH", path, idempotent=True, json=body)
         return self._parse(response, CodatConnection)
 
     async def create_partner_expense_connection(self, company_id: str) -> CodatConnection:
-        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/connections/partnerExpense"
+        path = f"/companies/{path_segment(company_id, 'company id')}/sync/expenses/connections/partnerExpense"
         response = await self.request("POST", path, idempotent=False)
         return self._parse(response, CodatConnection)
 
     # ------------------------------------------------------------------ the company's books
 
     async def get_company_info(self, company_id: str) -> CompanyInformation:
-        return await self._get(f"/companies/{_segment(company_id, 'company id')}/data/info", CompanyInformation)
+        return await self._get(f"/companies/{path_segment(company_id, 'company id')}/data/info", CompanyInformation)
 
     async def get_config(self, company_id: str) -> CompanyConfiguration:
-        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/config"
+        path = f"/companies/{path_segment(company_id, 'company id')}/sync/expenses/config"
         return await self._get(path, CompanyConfiguration)
 
     async def get_mapping_options(self, company_id: str) -> MappingOptions:
-        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/mappingOptions"
+        path = f"/companies/{path_segment(company_id, 'company id')}/sync/expenses/mappingOptions"
         return await self._get(path, MappingOptions)
 
     async def list_suppliers(self, company_id: str) -> list[CodatSupplier]:
-        path = f"/companies/{_segment(company_id, 'company id')}/data/suppliers"
+        path = f"/companies/{path_segment(company_id, 'company id')}/data/suppliers"
         return await self._all_pages(path, CodatSupplier, REFERENCE_PAGE_SIZE)
 
     async def list_customers(self, company_id: str) -> list[CodatCustomer]:
-        path = f"/companies/{_segment(company_id, 'company id')}/data/customers"
+        path = f"/companies/{path_segment(company_id, 'company id')}/data/customers"
         return await self._all_pages(path, CodatCustomer, REFERENCE_PAGE_SIZE)
 
     # ------------------------------------------------------------------ expenses
@@ -235,17 +228,17 @@ class CodatClient(RetryingClient):
         count = len(transactions)
         if not 1 <= count <= MAX_EXPENSES_PER_REQUEST:
             raise ValueError(f"Codat takes 1 to {MAX_EXPENSES_PER_REQUEST} expense transactions at a time, not {count}")
-        path = f"/companies/{_segment(company_id, 'company id')}/sync/expenses/expense-transactions"
+        path = f"/companies/{path_segment(company_id, 'company id')}/sync/expenses/expense-transactions"
         response = await self.request("POST", path, idempotent=True, json=list(transactions))
         return self._parse(response, CreateExpenseResponse)
 
     # ------------------------------------------------------------------ syncs
 
     def _syncs(self, company_id: str) -> str:
-        return f"/companies/{_segment(company_id, 'company id')}/sync/expenses/syncs"
+        return f"/companies/{path_segment(company_id, 'company id')}/sync/expenses/syncs"
 
     async def get_sync_status(self, company_id: str, sync_id: str) -> CompanySyncStatus:
-        path = f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}/status"
+        path = f"{self._syncs(company_id)}/{path_segment(sync_id, 'sync id')}/status"
         return await self._get(path, CompanySyncStatus)
 
     async def list_sync_statuses(self, company_id: str) -> list[CompanySyncStatus]:
@@ -253,7 +246,7 @@ class CodatClient(RetryingClient):
         return self._parse_list(response, CompanySyncStatus)
 
     async def list_sync_transactions(self, company_id: str, sync_id: str) -> list[SyncTransaction]:
-        path = f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}/transactions"
+        path = f"{self._syncs(company_id)}/{path_segment(sync_id, 'sync id')}/transactions"
         return await self._all_pages(path, SyncTransaction, SYNC_TRANSACTIONS_PAGE_SIZE)
 
     async def upload_attachment(
@@ -266,8 +259,8 @@ class CodatClient(RetryingClient):
         content_type: str,
     ) -> CodatAttachment:
         path = (
-            f"{self._syncs(company_id)}/{_segment(sync_id, 'sync id')}"
-            f"/transactions/{_segment(transaction_id, 'transaction id')}/attachments"
+            f"{self._syncs(company_id)}/{path_segment(sync_id, 'sync id')}"
+            f"/transactions/{path_segment(transaction_id, 'transaction id')}/attachments"
         )
         # Not retried after it may have been handled: Codat does not say a second upload is harmless.
         response = await self.request(

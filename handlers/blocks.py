@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.backend import ServiceConnection
+from bot.services.expenses import MAX_LINES
 from bot.services.home import HomeCompany
 from bot.services.refusals import Refusal
 
@@ -379,7 +380,7 @@ CHOOSE_CONNECTION = "expense_connection"
 NEW_EXPENSE_BUTTON = "new_expense"
 RECEIPT_NEW_EXPENSE = "receipt_new_expense"
 RECEIPT_ATTACH = "receipt_attach"
-MAX_MODAL_LINES = 10
+MAX_MODAL_LINES = MAX_LINES
 # Offered in the currency menu after the connection's own; any ISO code can still be typed in the API.
 COMMON_CURRENCIES = (
     "USD",

@@ -1,66 +1,109 @@
-"""Reading the expense modal's state (what Slack sends on submit) into the form the service checks."""
+"""Reading the expense modal's state (what Slack sends on submit) into the form the service checks.
+
+Everything here is input: a value of the wrong type reads as empty (the form then says what is missing,
+next to the field), and metadata that does not parse is ``Unreadable``. Nothing here raises anything else.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.services.expense_form import ExpenseInput, LineInput
 from bot.services.expenses import ConnectionChoice, ExpenseContext
+from bot.services.refusals import Unreadable
 from handlers.blocks import CHOOSE_CONNECTION, CHOOSE_CURRENCY, OPTION_ACTIONS
+
+# Longer than any field of the modal allows (notes: 2,000), so only a crafted payload is cut.
+MAX_TEXT = 3000
+MAX_CHOSEN = 10
+MAX_FILES = 10
+
+
+def view_values(view: Any) -> dict[str, Any]:
+    """What was typed into a view, by block id; empty when the view carries nothing readable."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
 
 
 def _element(values: dict[str, Any], block_id: str, action_id: str = "value") -> dict[str, Any]:
-    return dict(values.get(block_id, {}).get(action_id) or {})
+    block = values.get(block_id)
+    element = block.get(action_id) if isinstance(block, dict) else None
+    return element if isinstance(element, dict) else {}
 
 
-def _text(values: dict[str, Any], block_id: str) -> str:
-    return str(_element(values, block_id).get("value") or "")
+def text_value(values: dict[str, Any], block_id: str) -> str:
+    value = _element(values, block_id).get("value")
+    return value[:MAX_TEXT] if isinstance(value, str) else ""
 
 
-def _selected(values: dict[str, Any], block_id: str, action_id: str = "value") -> str | None:
-    chosen = _element(values, block_id, action_id).get("selected_option")
-    return str(chosen["value"]) if chosen else None
+def _option_value(option: Any) -> str | None:
+    value = option.get("value") if isinstance(option, dict) else None
+    return value[:MAX_TEXT] if isinstance(value, str) and value else None
+
+
+def selected(values: dict[str, Any], block_id: str, action_id: str = "value") -> str | None:
+    return _option_value(_element(values, block_id, action_id).get("selected_option"))
+
+
+def _selected_many(values: dict[str, Any], block_id: str, action_id: str) -> tuple[str, ...]:
+    chosen = _element(values, block_id, action_id).get("selected_options")
+    if not isinstance(chosen, list):
+        return ()
+    return tuple(value for value in map(_option_value, chosen[:MAX_CHOSEN]) if value)
 
 
 def chosen_connection(values: dict[str, Any]) -> str | None:
-    return _selected(values, "connection", CHOOSE_CONNECTION)
+    return selected(values, "connection", CHOOSE_CONNECTION)
 
 
 def chosen_currency(values: dict[str, Any]) -> str | None:
-    return _selected(values, "currency", CHOOSE_CURRENCY)
+    return selected(values, "currency", CHOOSE_CURRENCY)
 
 
 def form_from_state(values: dict[str, Any], lines: int) -> ExpenseInput:
     return ExpenseInput(
-        expense_type=_selected(values, "type"),
-        issue_date=_element(values, "issue_date").get("selected_date"),
+        expense_type=selected(values, "type"),
+        issue_date=_date(values),
         currency=chosen_currency(values),
-        currency_rate=_text(values, "currency_rate") or None,
-        merchant=_text(values, "merchant"),
-        contact=_selected(values, "contact", OPTION_ACTIONS["contact"]),
-        bank_account_id=_selected(values, "bank_account", OPTION_ACTIONS["bank_account"]),
+        currency_rate=text_value(values, "currency_rate") or None,
+        merchant=text_value(values, "merchant"),
+        contact=selected(values, "contact", OPTION_ACTIONS["contact"]),
+        bank_account_id=selected(values, "bank_account", OPTION_ACTIONS["bank_account"]),
         lines=tuple(_line(values, index) for index in range(lines)),
-        notes=_text(values, "notes"),
-        post_as_draft=bool(_element(values, "post_as_draft").get("selected_options")),
+        notes=text_value(values, "notes"),
+        post_as_draft=bool(_selected_many(values, "post_as_draft", "value")),
     )
+
+
+def _date(values: dict[str, Any]) -> str | None:
+    chosen = _element(values, "issue_date").get("selected_date")
+    return chosen[:20] if isinstance(chosen, str) else None
 
 
 def _line(values: dict[str, Any], index: int) -> LineInput:
     prefix = f"line{index}_"
-    tracking = _element(values, prefix + "tracking", OPTION_ACTIONS["tracking"]).get("selected_options") or []
     return LineInput(
-        account_id=_selected(values, prefix + "account", OPTION_ACTIONS["account"]),
-        tax_rate_id=_selected(values, prefix + "tax_rate", OPTION_ACTIONS["tax_rate"]),
-        net_amount=_text(values, prefix + "net"),
-        tax_amount=_text(values, prefix + "tax"),
-        tracking_ids=tuple(str(option["value"]) for option in tracking),
-        invoice_to_id=_selected(values, prefix + "invoice_to", OPTION_ACTIONS["invoice_to"]),
+        account_id=selected(values, prefix + "account", OPTION_ACTIONS["account"]),
+        tax_rate_id=selected(values, prefix + "tax_rate", OPTION_ACTIONS["tax_rate"]),
+        net_amount=text_value(values, prefix + "net"),
+        tax_amount=text_value(values, prefix + "tax"),
+        tracking_ids=_selected_many(values, prefix + "tracking", OPTION_ACTIONS["tracking"]),
+        invoice_to_id=selected(values, prefix + "invoice_to", OPTION_ACTIONS["invoice_to"]),
     )
 
 
 def uploaded_files(values: dict[str, Any]) -> list[str]:
-    return [str(file["id"]) for file in _element(values, "receipts").get("files") or []]
+    files = _element(values, "receipts").get("files")
+    if not isinstance(files, list):
+        return []
+    return [file["id"] for file in files[:MAX_FILES] if isinstance(file, dict) and _is_id(file.get("id"))]
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isalnum()
 
 
 def context_to_metadata(context: ExpenseContext) -> dict[str, Any]:
@@ -79,18 +122,47 @@ def context_to_metadata(context: ExpenseContext) -> dict[str, Any]:
     }
 
 
-def context_from_metadata(metadata: str) -> ExpenseContext:
-    data = json.loads(metadata)
+class _Connection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    base_currency: str = Field(max_length=3)
+
+
+class _Metadata(BaseModel):
+    """The context as the modal carried it. Only its ids matter (the service reads the rest again);
+    its sizes are bounded so that no crafted count costs more than a real modal."""
+
+    model_config = ConfigDict(extra="ignore")
+    company_id: str = Field(max_length=64)
+    company_name: str = Field(max_length=200)
+    channel_id: str = Field(max_length=32)
+    connections: list[_Connection] = Field(max_length=50)
+    connection_id: str | None = Field(default=None, max_length=64)
+    expense_types: list[str] = Field(max_length=10)
+    contact_types: list[str] | None = Field(default=None, max_length=4)
+    bank_account: tuple[str, str] | None = None
+    receipt_file_ids: list[str] = Field(default_factory=list, max_length=MAX_FILES)
+    lines: int = Field(default=1, ge=1, le=100)
+    retry_of: str | None = Field(default=None, max_length=64)
+
+
+def context_from_metadata(metadata: Any) -> ExpenseContext:
+    """The context a modal carried; ``Unreadable`` when it is not what the bot put there."""
+    try:
+        data = _Metadata.model_validate_json(metadata if isinstance(metadata, str) else "")
+    except ValidationError:
+        raise Unreadable() from None
     return ExpenseContext(
-        company_id=data["company_id"],
-        company_name=data["company_name"],
-        channel_id=data["channel_id"],
-        connections=tuple(ConnectionChoice(c["id"], c["name"], c["base_currency"]) for c in data["connections"]),
-        connection_id=data.get("connection_id"),
-        expense_types=tuple(data["expense_types"]),
-        contact_types=tuple(data.get("contact_types") or ("Supplier", "Customer")),
-        bank_account=(data["bank_account"][0], data["bank_account"][1]) if data.get("bank_account") else None,
-        receipt_file_ids=tuple(data.get("receipt_file_ids") or ()),
-        lines=int(data.get("lines", 1)),
-        retry_of=data.get("retry_of"),
+        company_id=data.company_id,
+        company_name=data.company_name,
+        channel_id=data.channel_id,
+        connections=tuple(ConnectionChoice(c.id, c.name, c.base_currency) for c in data.connections),
+        connection_id=data.connection_id,
+        expense_types=tuple(data.expense_types),
+        contact_types=tuple(data.contact_types or ("Supplier", "Customer")),
+        bank_account=data.bank_account,
+        receipt_file_ids=tuple(f for f in data.receipt_file_ids if _is_id(f)),
+        lines=data.lines,
+        retry_of=data.retry_of,
     )

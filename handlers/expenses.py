@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.services.expense_form import FormErrors
 from bot.services.expenses import ExpenseContext
-from bot.services.refusals import Refusal
+from bot.services.refusals import Refusal, Unreadable
 from handlers import blocks
 from handlers.expense_state import (
     chosen_connection,
@@ -22,7 +22,9 @@ from handlers.expense_state import (
     context_from_metadata,
     context_to_metadata,
     form_from_state,
+    selected,
     uploaded_files,
+    view_values,
 )
 from handlers.replies import answering
 from sync2books.models import ContactType, ReferenceKind
@@ -67,12 +69,17 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def redraw(body: dict[str, Any], client: AsyncWebClient, change: Any) -> None:
         """Rebuild the open modal after a click inside it; Slack keeps what was typed in unchanged blocks."""
-        view = body["view"]
-        values = _values(view)
-        context = change(context_from_metadata(view["private_metadata"]), values)
-        await client.views_update(
-            view_id=view["id"], hash=view.get("hash"), view=modal(context, chosen_currency(values))
-        )
+        view = body.get("view")
+        if not isinstance(view, dict):
+            return  # a click that claims to be in a modal but carries none: there is nothing to redraw
+        values = view_values(view)
+        user = body["user"]["id"]
+        async with answering(_dm_reply(client, user), "redrawing the expense modal"):
+            claimed = change(context_from_metadata(view.get("private_metadata")), values)
+            context = await services.expenses.trusted(claimed, user)
+            await client.views_update(
+                view_id=view["id"], hash=view.get("hash"), view=modal(context, chosen_currency(values))
+            )
 
     @app.action(blocks.ADD_LINE)
     async def add_line(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -91,7 +98,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.options({"action_id": blocks.OPTION_ACTIONS["contact"]})
     async def contact_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        connection_id = _connection_of(body)
+        connection_id = await _connection_of(services, body)
         query = str(body.get("value") or "")
         groups = []
         for label, kind, contact_type in (
@@ -118,8 +125,12 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(blocks.EXPENSE_CALLBACK)
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = body["user"]["id"]
-        values = _values(view)
-        context = context_from_metadata(view["private_metadata"])
+        values = view_values(view)
+        try:
+            context = await services.expenses.trusted(context_from_metadata(view.get("private_metadata")), user)
+        except Refusal as refusal:
+            await ack(response_action="errors", errors={_first_field(view): str(refusal)})
+            return
         if context.connection_id is None:
             chosen = chosen_connection(values)
             if chosen is None:
@@ -132,7 +143,7 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             # Stored before the modal closes: from here on the expense cannot be lost.
             if context.retry_of:
-                await services.expenses.resubmit(context, form)
+                await services.expenses.resubmit(context, user, form)
             else:
                 await services.expenses.submit(context, user, f"view:{view['id']}", form, files)
         except FormErrors as invalid:
@@ -144,7 +155,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(response_action="errors", errors=errors)
             return
         except Refusal as refusal:
-            await ack(response_action="errors", errors={FIRST_FIELD: str(refusal)})
+            await ack(response_action="errors", errors={_first_field(view): str(refusal)})
             return
         await ack()
 
@@ -158,7 +169,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond(text=text, blocks=message_blocks, response_type="ephemeral", replace_original=False)
 
         async with answering(reply, "opening Fix and retry"):
-            context, prefill = await services.expenses.start_fix(str(action["value"]), body["user"]["id"])
+            context, prefill = await services.expenses.start_fix(_value_of(action), body["user"]["id"])
             await client.views_open(trigger_id=body["trigger_id"], view=modal(context, prefill=prefill))
 
     @app.action(blocks.RECEIPT_NEW_EXPENSE)
@@ -171,7 +182,7 @@ def register(app: AsyncApp, services: Services) -> None:
         async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
             await respond(text=text, blocks=message_blocks, response_type="ephemeral", replace_original=False)
 
-        await open_modal(services, client, body["trigger_id"], channel, user, reply, (str(action["value"]),))
+        await open_modal(services, client, body["trigger_id"], channel, user, reply, (_value_of(action),))
 
     @app.action(blocks.RECEIPT_ATTACH)
     async def receipt_attach(
@@ -188,19 +199,29 @@ def register(app: AsyncApp, services: Services) -> None:
             }
             for e in recent
         ]
-        await client.views_open(trigger_id=body["trigger_id"], view=blocks.attach_modal(str(action["value"]), choices))
+        await client.views_open(trigger_id=body["trigger_id"], view=blocks.attach_modal(_value_of(action), choices))
 
     @app.view(blocks.ATTACH_CALLBACK)
     async def attach_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        chosen = selected(view_values(view), "expense")
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            file_id = metadata.get("file_id") if isinstance(metadata, dict) else None
+            if not isinstance(file_id, str) or chosen is None:
+                raise Unreadable()
+            await services.receipts.attach(chosen, file_id, body["user"]["id"])
+        except ValueError:
+            await ack(response_action="errors", errors={"expense": str(Unreadable())})
+            return
+        except Refusal as refusal:
+            await ack(response_action="errors", errors={"expense": str(refusal)})
+            return
         await ack()
-        file_id = json.loads(view["private_metadata"])["file_id"]
-        chosen = _values(view)["expense"]["value"]["selected_option"]["value"]
-        await services.receipts.attach(str(chosen), str(file_id), body["user"]["id"])
 
 
 def _register_options(app: AsyncApp, services: Services, action_id: str, kind: ReferenceKind) -> None:
     async def answer(ack: AsyncAck, body: dict[str, Any]) -> None:
-        connection_id = _connection_of(body)
+        connection_id = await _connection_of(services, body)
         found = (
             await services.reference.options(connection_id, kind, str(body.get("value") or "")) if connection_id else []
         )
@@ -209,21 +230,37 @@ def _register_options(app: AsyncApp, services: Services, action_id: str, kind: R
     app.options({"action_id": action_id})(answer)
 
 
-def _values(view: dict[str, Any]) -> dict[str, Any]:
-    return dict((view.get("state") or {}).get("values") or {})
-
-
 def _label(item: Any) -> str:
     code = getattr(item, "nominal_code", None) or getattr(item, "code", None)
     return f"{code} · {item.name}" if code else str(item.name)
 
 
-def _connection_of(body: dict[str, Any]) -> str | None:
-    metadata = (body.get("view") or {}).get("private_metadata") or "{}"
+async def _connection_of(services: Services, body: dict[str, Any]) -> str | None:
+    """The connection whose reference data the modal asks for, if this person may see it."""
+    view = body.get("view")
+    metadata = view.get("private_metadata") if isinstance(view, dict) else None
     try:
-        return json.loads(metadata).get("connection_id")  # type: ignore[no-any-return]
+        connection_id = json.loads(metadata or "{}").get("connection_id")
     except (ValueError, AttributeError):
         return None
+    if not isinstance(connection_id, str):
+        return None
+    return connection_id if await services.expenses.may_use_connection(body["user"]["id"], connection_id) else None
+
+
+def _value_of(action: dict[str, Any]) -> str:
+    value = action.get("value")
+    if not isinstance(value, str) or not 0 < len(value) <= 150:
+        raise Unreadable()
+    return value
+
+
+def _first_field(view: dict[str, Any]) -> str:
+    """Where a refusal of the whole modal is shown: its first input (Slack shows errors only there)."""
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "input" and isinstance(block.get("block_id"), str):
+            return str(block["block_id"])
+    return FIRST_FIELD
 
 
 def _dm_reply(client: AsyncWebClient, user: str) -> Any:

@@ -8,13 +8,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
-from bot.services.companies import name_problem
+from bot.services.companies import description_problem, name_problem
+from bot.services.refusals import Unreadable
 from handlers import blocks
+from handlers.blocks import SLACK_CHANNEL_ID
+from handlers.expense_state import text_value, view_values
 from handlers.replies import answering
-
-
-def _value(view: dict[str, Any], block_id: str) -> str:
-    return str(view["state"]["values"].get(block_id, {}).get("value", {}).get("value") or "")
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -22,13 +21,18 @@ def register(app: AsyncApp, services: Services) -> None:
     async def register_company(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        name, description = _value(view, "name"), _value(view, "description")
-        problem = name_problem(name)
-        if problem:
-            await ack(response_action="errors", errors={"name": problem})
+        values = view_values(view)
+        name, description = text_value(values, "name"), text_value(values, "description")
+        problems = {"name": name_problem(name), "description": description_problem(description)}
+        if any(problems.values()):
+            await ack(response_action="errors", errors={k: v for k, v in problems.items() if v})
+            return
+        channel = view.get("private_metadata")
+        if not isinstance(channel, str) or not SLACK_CHANNEL_ID.match(channel):
+            await ack(response_action="errors", errors={"name": str(Unreadable())})
             return
         await ack()
-        user, channel = body["user"]["id"], view["private_metadata"]
+        user = body["user"]["id"]
 
         async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
             await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=message_blocks)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -86,6 +87,14 @@ class RetryPolicy:
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Our own malformed request: sending it again cannot help.
 _NEVER_RETRIED = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
+
+
+def path_segment(value: str, what: str = "id") -> str:
+    """One path segment, escaped: an id is data, so ``../sandbox/settings`` can never address another
+    endpoint, and an empty one would silently address a listing."""
+    if not value:
+        raise ValueError(f"An empty {what} names no resource")
+    return quote(value, safe="")
 
 
 class RetryingClient(ABC):
@@ -273,7 +282,7 @@ class Sync2BooksClient(RetryingClient):
         return await self._send("POST", "/companies", Company, body, idempotent=False)
 
     async def get_company(self, company_id: str) -> Company:
-        return await self._get(f"/companies/{company_id}", Company)
+        return await self._get(f"/companies/{path_segment(company_id)}", Company)
 
     async def list_companies(self, *, page: int = 1, page_size: int = 100) -> Page[Company]:
         return await self._get("/companies", Page[Company], {"page": page, "pageSize": page_size})
@@ -282,15 +291,15 @@ class Sync2BooksClient(RetryingClient):
         return self.iter_pages("/companies", Company)
 
     async def delete_company(self, company_id: str) -> None:
-        await self.request("DELETE", f"/companies/{company_id}", idempotent=False)
+        await self.request("DELETE", f"/companies/{path_segment(company_id)}", idempotent=False)
 
     async def get_company_config(self, company_id: str) -> CompanyConfig:
-        return await self._get(f"/companies/{company_id}/config", CompanyConfig)
+        return await self._get(f"/companies/{path_segment(company_id)}/config", CompanyConfig)
 
     async def put_company_config(self, company_id: str, config: CompanyConfig) -> CompanyConfig:
         # Sent whole, nulls included: a null default is how a default is cleared.
         response = await self.request(
-            "PUT", f"/companies/{company_id}/config", idempotent=True, json=wire.to_data(config)
+            "PUT", f"/companies/{path_segment(company_id)}/config", idempotent=True, json=wire.to_data(config)
         )
         return CompanyConfig.model_validate(wire.loads(response.content))
 
@@ -301,18 +310,22 @@ class Sync2BooksClient(RetryingClient):
 
     async def get_auth_url(self, company_id: str, integration_key: IntegrationKey | str) -> AuthUrl:
         key = IntegrationKey(integration_key).value if isinstance(integration_key, IntegrationKey) else integration_key
-        return await self._get(f"/companies/{company_id}/integrations/{key}/auth-url", AuthUrl)
+        return await self._get(
+            f"/companies/{path_segment(company_id)}/integrations/{path_segment(key)}/auth-url", AuthUrl
+        )
 
     async def list_connections(self, company_id: str) -> list[Connection]:
-        return (await self._get(f"/companies/{company_id}/connections", Results[Connection])).results
+        return (await self._get(f"/companies/{path_segment(company_id)}/connections", Results[Connection])).results
 
     async def get_connection(self, company_id: str, connection_id: str) -> Connection:
-        return await self._get(f"/companies/{company_id}/connections/{connection_id}", Connection)
+        return await self._get(
+            f"/companies/{path_segment(company_id)}/connections/{path_segment(connection_id)}", Connection
+        )
 
     async def disconnect(self, company_id: str, connection_id: str) -> Connection:
         return await self._send(
             "PATCH",
-            f"/companies/{company_id}/connections/{connection_id}",
+            f"/companies/{path_segment(company_id)}/connections/{path_segment(connection_id)}",
             Connection,
             {"status": ConnectionStatus.DISCONNECTED.value},
             idempotent=True,
@@ -333,13 +346,16 @@ class Sync2BooksClient(RetryingClient):
         params: dict[str, Any] = {"page": page, "pageSize": page_size}
         if query:
             params["query"] = query
-        return await self._get(f"/connections/{connection_id}/{kind.value}", Page[model], params)  # type: ignore[valid-type]
+        return await self._get(f"/connections/{path_segment(connection_id)}/{kind.value}", Page[model], params)  # type: ignore[valid-type]
 
     async def all_reference(
         self, connection_id: str, kind: ReferenceKind, model: type[R], *, query: str | None = None
     ) -> list[R]:
         params = {"query": query} if query else None
-        return [item async for item in self.iter_pages(f"/connections/{connection_id}/{kind.value}", model, params)]
+        return [
+            item
+            async for item in self.iter_pages(f"/connections/{path_segment(connection_id)}/{kind.value}", model, params)
+        ]
 
     async def accounts(self, connection_id: str, query: str | None = None) -> list[Account]:
         return await self.all_reference(connection_id, ReferenceKind.ACCOUNTS, Account, query=query)
@@ -363,10 +379,12 @@ class Sync2BooksClient(RetryingClient):
 
     async def create_expenses(self, connection_id: str, expenses: Sequence[Expense]) -> ExpensesAccepted:
         """Queue 1–50 expenses as one sync batch; sending the same ids again is safe (idempotent)."""
-        return await self._send("POST", f"/expenses/{connection_id}", ExpensesAccepted, list(expenses), idempotent=True)
+        return await self._send(
+            "POST", f"/expenses/{path_segment(connection_id)}", ExpensesAccepted, list(expenses), idempotent=True
+        )
 
     async def get_expense(self, connection_id: str, expense_id: str) -> ExpenseRecord:
-        return await self._get(f"/expenses/{connection_id}/{expense_id}", ExpenseRecord)
+        return await self._get(f"/expenses/{path_segment(connection_id)}/{path_segment(expense_id)}", ExpenseRecord)
 
     async def upload_attachment(
         self, connection_id: str, expense_id: str, file_name: str, content: bytes, content_type: str
@@ -374,20 +392,20 @@ class Sync2BooksClient(RetryingClient):
         # Idempotent: the same bytes again answer the existing attachment rather than adding one.
         response = await self.request(
             "POST",
-            f"/expenses/{connection_id}/{expense_id}/attachments",
+            f"/expenses/{path_segment(connection_id)}/{path_segment(expense_id)}/attachments",
             idempotent=True,
             files={"file": (file_name, content, content_type)},
         )
         return Attachment.model_validate(wire.loads(response.content))
 
     async def list_attachments(self, connection_id: str, expense_id: str) -> list[Attachment]:
-        path = f"/expenses/{connection_id}/{expense_id}/attachments"
+        path = f"/expenses/{path_segment(connection_id)}/{path_segment(expense_id)}/attachments"
         return (await self._get(path, Results[Attachment])).results
 
     # ------------------------------------------------------------------ sync batches
 
     async def get_sync_batch(self, sync_batch_id: str) -> SyncBatch:
-        return await self._get(f"/sync-batches/{sync_batch_id}", SyncBatch)
+        return await self._get(f"/sync-batches/{path_segment(sync_batch_id)}", SyncBatch)
 
     async def list_sync_batches(
         self,
@@ -478,7 +496,7 @@ class SandboxClient(Sync2BooksClient):
     async def switch_connection(self, connection_id: str, status: ConnectionStatus) -> Connection:
         return await self._send(
             "POST",
-            f"/sandbox/connections/{connection_id}/status",
+            f"/sandbox/connections/{path_segment(connection_id)}/status",
             Connection,
             {"status": ConnectionStatus(status).value},
             idempotent=True,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.backend import ExpenseSyncBackend, ServiceConnection
-from bot.ports import Directory
 from bot.services.access import AccessPolicy
 from bot.services.observed import connection_record
 from bot.services.refusals import NotLinked, Refusal, backend_trouble
+from bot.services.text import control_character_problem
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
 from storage.tables import CompanyRecord, utcnow
@@ -17,10 +18,18 @@ from sync2books.errors import Sync2BooksError
 from sync2books.models import Company
 
 MAX_NAME_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 2000
 
 
 def is_direct_message(channel_id: str) -> bool:
     return channel_id.startswith("D")
+
+
+def description_problem(description: str) -> str | None:
+    """Why a company description cannot be used, in plain words, or None."""
+    if len(description.strip()) > MAX_DESCRIPTION_LENGTH:
+        return f"A description can have at most {MAX_DESCRIPTION_LENGTH} characters."
+    return control_character_problem(description, "The description", multiline=True)
 
 
 def name_problem(name: str) -> str | None:
@@ -28,9 +37,19 @@ def name_problem(name: str) -> str | None:
     stripped = name.strip()
     if not stripped:
         return "Give the company a name."
+    if problem := control_character_problem(stripped, "The company name"):
+        return problem
     if len(stripped) > MAX_NAME_LENGTH:
         return f"A company name can have at most {MAX_NAME_LENGTH} characters (this one has {len(stripped)})."
     return None
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36
 
 
 @dataclass(frozen=True)
@@ -45,13 +64,11 @@ class CompanyService:
         db: Database,
         backend: ExpenseSyncBackend,
         access: AccessPolicy,
-        directory: Directory,
         kick: Callable[[], None],
     ) -> None:
         self._db = db
         self._backend = backend
         self._access = access
-        self._directory = directory
         self._kick = kick
 
     async def resolve(self, channel_id: str | None, user_id: str) -> LinkedCompany:
@@ -65,11 +82,12 @@ class CompanyService:
             async with self._db.session() as session:
                 company = await Companies(session).for_channel(channel_id)
         if company is not None:
+            await self._access.require_member(user_id, [channel_id or ""])
             return LinkedCompany(company.id, company.name)
         if channel_id is None or is_direct_message(channel_id):
-            channels = await self._directory.channels_of(user_id)
+            channels = await self._access.channels_of(user_id, fresh=True)
             async with self._db.session() as session:
-                linked = await Companies(session).linked_to_channels(channels)
+                linked = await Companies(session).linked_to_channels(sorted(channels))
             companies = {c.id: (c.name, channel) for channel, c in linked}
             if len(companies) == 1:
                 ((company_id, (name, _)),) = companies.items()
@@ -108,7 +126,11 @@ class CompanyService:
 
     async def register(self, user_id: str, channel_id: str, name: str, description: str | None) -> LinkedCompany:
         await self.check_can_register(user_id, channel_id)
-        problem = name_problem(name) or self._backend.company_name_problem(name.strip())
+        problem = (
+            name_problem(name)
+            or description_problem(description or "")
+            or self._backend.company_name_problem(name.strip())
+        )
         if problem:
             raise Refusal("{problem}", problem=problem)
         try:
@@ -132,6 +154,11 @@ class CompanyService:
         await self._refuse_if_linked(channel_id)
         if not company_id.strip():
             raise Refusal("Say which company: `/sync2books link <company id>`.")
+        if not _is_uuid(company_id.strip()):
+            raise Refusal(
+                "“{typed}” is not a company id: ids look like `3f2c9e1a-5b7d-4c8e-9a1f-2b3c4d5e6f70`.",
+                typed=company_id.strip()[:100],
+            )
         try:
             company = await self._backend.get_company(company_id.strip())
             connections = await self._backend.connections(company.id)

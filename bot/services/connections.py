@@ -203,7 +203,10 @@ class ConnectionService:
         async with self._db.session() as session:
             connections = Connections(session)
             known = await connections.get(connection_id)
-            if known is None or known.company_id != company_id or known.status == ConnectionStatus.DISCONNECTED:
+            if known is not None and known.company_id != company_id:
+                # A button's value names the connection; it must be this channel's company's.
+                raise Refusal("That connection does not belong to this channel's company. Nothing was changed.")
+            if known is None or known.status == ConnectionStatus.DISCONNECTED:
                 return None
             if known.status == DISCONNECTING:
                 return ConnectionStatus.CONNECTED.value

@@ -17,6 +17,7 @@ from functools import cache
 
 from babel.numbers import NumberFormatError, get_currency_symbol, list_currencies, parse_decimal
 
+from bot.services.text import control_character_problem
 from sync2books.models import (
     ContactRef,
     ContactType,
@@ -223,6 +224,8 @@ def build_expense(
     merchant = form.merchant.strip()
     if len(merchant) > _MAX_MERCHANT:
         errors["merchant"] = f"Merchant can have at most {_MAX_MERCHANT} characters."
+    elif problem := control_character_problem(merchant, "Merchant"):
+        errors["merchant"] = problem
 
     contact = _contact(form.contact, contact_types, errors)
 
@@ -233,6 +236,8 @@ def build_expense(
     notes = form.notes.strip()
     if len(notes) > _MAX_NOTES:
         errors["notes"] = f"Notes can have at most {_MAX_NOTES} characters."
+    elif problem := control_character_problem(notes, "Notes", multiline=True):
+        errors["notes"] = problem
 
     lines = _lines(form.lines, currency, errors)
 

@@ -9,6 +9,7 @@ ends in exactly one expense in Sync2Books.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.backend import ExpenseSyncBackend
+from bot.services.access import NO_ACCESS, AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.expense_form import ExpenseInput, build_expense
 from bot.services.reference import ReferenceData
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 CLAIM_AT_ONCE = 500
 MAX_BACKOFF = timedelta(minutes=10)
+# The most lines one modal holds (Slack's 100 blocks a modal leave room for this many).
+MAX_LINES = 10
 TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
 
 
@@ -116,10 +120,12 @@ class ExpenseService:
         backend: ExpenseSyncBackend,
         companies: CompanyService,
         reference: ReferenceData,
+        access: AccessPolicy,
         kick: Callable[[], None],
     ) -> None:
         self._db = db
         self._backend = backend
+        self._access = access
         self._companies = companies
         self._reference = reference
         self._kick = kick
@@ -168,6 +174,64 @@ class ExpenseService:
             receipt_file_ids=tuple(receipt_file_ids),
         )
 
+    async def trusted(self, claimed: ExpenseContext, user_id: str) -> ExpenseContext:
+        """The modal's context as the bot's own records have it, for this user.
+
+        The metadata a modal carries comes back from outside: it only says which company, connection and
+        failed expense the person means. Company, channels, connections and currencies are read again
+        here, and the person must be in one of the company's channels (or an admin); a Fix and retry
+        must be their own expense (or they an admin).
+        """
+        async with self._db.session() as session:
+            company = await Companies(session).get(claimed.company_id)
+            channels = await Companies(session).channels_of(claimed.company_id) if company else []
+            records = await Connections(session).for_company(claimed.company_id) if company else []
+        if company is None or not channels:
+            raise Refusal(NO_ACCESS)
+        await self._access.require_member(user_id, channels)
+        connections = tuple(
+            ConnectionChoice(r.id, r.platform_name, r.base_currency or "USD")
+            for r in sorted(records, key=lambda r: r.platform_name)
+            if r.status == ConnectionStatus.CONNECTED
+        )
+        most = MAX_LINES
+        if claimed.retry_of is not None:
+            record = await self.get(claimed.retry_of)
+            if record is None or record.company_id != company.id:
+                raise Refusal("That expense is no longer known to the bot.")
+            await self._require_own(record, user_id)
+            most = max(most, len(Expense.model_validate(wire.loads(record.body)).lines))
+            connection = next((r for r in records if r.id == record.connection_id), None)
+            if connection is None:
+                raise Refusal("The accounting software of that expense is no longer known to the bot.")
+            connections = (
+                ConnectionChoice(connection.id, connection.platform_name, connection.base_currency or "USD"),
+            )
+        connection_id = claimed.connection_id if any(c.id == claimed.connection_id for c in connections) else None
+        if connection_id is None and len(connections) == 1:
+            connection_id = connections[0].id
+        return dataclasses.replace(
+            claimed,
+            company_name=company.name,
+            channel_id=claimed.channel_id if claimed.channel_id in channels else channels[0],
+            connections=connections,
+            connection_id=connection_id,
+            expense_types=self._backend.expense_types,
+            contact_types=self._backend.contact_types,
+            lines=min(max(claimed.lines, 1), most),
+        )
+
+    async def _require_own(self, record: ExpenseRecord, user_id: str) -> None:
+        if record.submitted_by != user_id and not await self._access.is_admin(user_id):
+            raise Refusal("Only the person who submitted that expense (or an admin) can change it.")
+
+    async def may_use_connection(self, user_id: str, connection_id: str) -> bool:
+        """Whether the person may see that connection's reference data (a member of its company's channel)."""
+        async with self._db.session() as session:
+            connection = await Connections(session).get(connection_id)
+            channels = await Companies(session).channels_of(connection.company_id) if connection else []
+        return bool(channels) and await self._access.may_act_in(user_id, channels)
+
     async def submit(
         self,
         context: ExpenseContext,
@@ -180,6 +244,7 @@ class ExpenseService:
 
         The same submission delivered again answers the expense it already made.
         """
+        context = await self.trusted(context, user_id)
         connection = context.connection
         if connection is None:
             raise Refusal("Choose which accounting software this expense goes to.")
@@ -237,6 +302,7 @@ class ExpenseService:
         record = await self.get(expense_id)
         if record is None:
             raise Refusal("That expense is no longer known to the bot.")
+        await self._require_own(record, user_id)
         if record.status == ExpenseStatus.SYNCED.value:
             raise Refusal("That expense is already in the books; there is nothing to fix.")
         async with self._db.session() as session:
@@ -297,8 +363,9 @@ class ExpenseService:
             "lines": lines,
         }
 
-    async def resubmit(self, context: ExpenseContext, form: ExpenseInput) -> ExpenseRecord:
+    async def resubmit(self, claimed: ExpenseContext, user_id: str, form: ExpenseInput) -> ExpenseRecord:
         """Fix and retry: the corrected expense goes out again under its old id (a failed id is taken back)."""
+        context = await self.trusted(claimed, user_id)
         assert context.retry_of is not None and context.connection is not None
         expense = build_expense(
             form,

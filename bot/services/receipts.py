@@ -18,7 +18,9 @@ from sqlmodel import col
 
 from bot.backend import ExpenseSyncBackend, ReceiptRules
 from bot.ports import Files, FileUnavailable, SlackFile
+from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
+from bot.services.refusals import Refusal
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
 from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
@@ -54,10 +56,12 @@ class ReceiptService:
         db: Database,
         backend: ExpenseSyncBackend,
         files: Files,
+        access: AccessPolicy,
         kick: Callable[[], None],
         kick_uploads: Callable[[], None],
     ) -> None:
         self._db = db
+        self._access = access
         self._backend = backend
         self._files = files
         self._kick = kick
@@ -117,12 +121,15 @@ class ReceiptService:
             connected = [c for c in await Connections(session).for_company(company_id) if c.status == "CONNECTED"]
         return self._backend.receipt_rules(connected[0].integration_key) if len(connected) == 1 else None
 
-    async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord | None:
-        """Attach a Slack file to one of the expenses; attaching it twice changes nothing."""
+    async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord:
+        """Attach a Slack file to one of the person's own expenses (an admin: to any); twice changes nothing."""
         async with self._db.session() as session:
             expense = await session.get(ExpenseRecord, expense_id)
-            if expense is None:
-                return None
+        if expense is None:
+            raise Refusal("That expense is no longer known to the bot.")
+        if expense.submitted_by != user_id and not await self._access.is_admin(user_id):
+            raise Refusal("You can attach receipts only to your own expenses.")
+        async with self._db.session() as session:
             await self._add(session, expense, file_id, user_id)
         self._kick_uploads()
         return expense

@@ -36,6 +36,13 @@ class Refusal(Exception):
         return self.template.format(**{name: escape(value) for name, value in self.values.items()})
 
 
+class Unreadable(Refusal):
+    """What Slack sent could not be read (a field missing or of the wrong type): nothing was done."""
+
+    def __init__(self) -> None:
+        super().__init__("Sync2Books could not read what Slack sent, so nothing was done. Please try again.")
+
+
 class NotLinked(Refusal):
     """The channel is not linked to a company (and the command needs one)."""
 

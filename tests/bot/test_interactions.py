@@ -80,6 +80,7 @@ async def test_link_and_connections(bot: RunningBot, fake_slack: FakeSlack, clie
     await fake_slack.wait_for("chat.postMessage")
     assert f"<@{ADMIN}> linked this channel to *Existing Co*" in text_of(fake_slack.messages(OTHER_CHANNEL)[-1])
 
+    fake_slack.add_membership(MEMBER, OTHER_CHANNEL)  # Slack takes a command only from someone in the channel
     sent = await bot.sender.command("connections", user_id=MEMBER, channel_id=OTHER_CHANNEL)
     (answer,) = await fake_slack.wait_for_responses(sent.response_key)
     assert "*Existing Co*'s connections" in text_of(answer)
