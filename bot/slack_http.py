@@ -16,12 +16,15 @@ import json
 import logging
 import re
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+
+from handlers.payloads import form_payload, payload_problem
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,9 @@ def _check_signature(secret: bytes, timestamp: str, body: bytes, signature: str)
         raise Refused(401, "invalid_signature")
 
 
-def _check_form(body: bytes, content_type: str) -> None:
-    """What Bolt would choke on: not UTF-8, or JSON that is not an object where Slack sends one."""
+def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+    """The payload as Bolt will see it; Refused for what Bolt would choke on: not UTF-8, or JSON that is
+    not an object where Slack sends one."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -85,9 +89,10 @@ def _check_form(body: bytes, content_type: str) -> None:
         if content_type.startswith("application/json"):
             document = json.loads(text)
         else:
-            payloads = parse_qs(text).get("payload")
+            fields = parse_qs(text)
+            payloads = fields.get("payload")
             if payloads is None:
-                return  # a slash command: plain form fields
+                return form_payload(fields)  # a slash command: plain form fields
             if len(payloads) != 1:
                 raise Refused(400, "invalid_payload")
             document = json.loads(payloads[0])
@@ -95,6 +100,7 @@ def _check_form(body: bytes, content_type: str) -> None:
         raise Refused(400, "invalid_payload") from None
     if not isinstance(document, dict):
         raise Refused(400, "invalid_payload")
+    return document
 
 
 class SlackEndpoint:
@@ -112,9 +118,17 @@ class SlackEndpoint:
             timestamp, signature = _signature_headers(request, time.time())
             body = await _bounded_body(request)
             _check_signature(self._secret, timestamp, body, signature)
-            _check_form(body, request.headers.get("content-type", "").lower())
+            payload = _parse(body, request.headers.get("content-type", "").lower())
+            # Bolt reads some fields before any middleware of ours runs: their shape is checked here.
+            problem = payload_problem(payload)
+            if problem is not None:
+                raise Refused(400, f"malformed_payload:{problem}")
         except Refused as refused:
             log.warning("refused a request to /slack/events: %s", refused.error)
             return JSONResponse({"error": refused.error}, status_code=refused.status)
-        bolt_response = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
+        try:
+            bolt_response = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
+        except Exception as exc:  # the last line: a signed payload Bolt cannot take is a 400, said in one line
+            log.error("Bolt could not handle a signed request: %s: %s", type(exc).__name__, exc)
+            return JSONResponse({"error": "unreadable_payload"}, status_code=400)
         return to_starlette_response(bolt_response)

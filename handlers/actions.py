@@ -9,11 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.services import Services
 from handlers import blocks
-from handlers.replies import answering
+from handlers.replies import answering, guarded
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.action(blocks.DISCONNECT_CONFIRM)
+    @guarded
     async def disconnect(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user, channel = body["user"]["id"], body["channel"]["id"]
@@ -26,11 +27,13 @@ def register(app: AsyncApp, services: Services) -> None:
             await reply(*blocks.disconnect_done(done.company_name, done.software_name))
 
     @app.action(blocks.DISCONNECT_CANCEL)
+    @guarded
     async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
         await respond(delete_original=True)
 
     @app.action(re.compile(f"^{blocks.AUTH_LINK_ACTION}:"))
+    @guarded
     async def link_opened(ack: AsyncAck) -> None:
         # A URL button opens the link in the browser by itself; Slack still wants its click acknowledged.
         await ack()

@@ -10,11 +10,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from handlers import blocks
 from handlers.expenses import modal as expense_modal
-from handlers.replies import answering
+from handlers.replies import answering, guarded
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/sync2books")
+    @guarded
     async def sync2books(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
         await run(services, command, respond, client)

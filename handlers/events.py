@@ -14,10 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.services.expenses import summary
 from handlers import blocks
+from handlers.replies import guarded
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
+    @guarded
     async def home_opened(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home" or not await services.deliveries.first_time(f"event:{body['event_id']}"):
             return
@@ -26,6 +28,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await client.views_publish(user_id=event["user"], view=blocks.home_view(companies, recent))
 
     @app.event("message")
+    @guarded
     async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
         # Only messages with files matter (receipts); ordinary conversation needs no answer from the bot.
         files = [str(f["id"]) for f in event.get("files") or [] if f.get("id")]
@@ -36,6 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.event("file_shared")
+    @guarded
     async def file_shared(event: dict[str, Any]) -> None:
         # The same share also arrives as a message with its files (and its thread), which is handled above.
         return

@@ -26,7 +26,7 @@ from handlers.expense_state import (
     uploaded_files,
     view_values,
 )
-from handlers.replies import answering
+from handlers.replies import answering, guarded
 from sync2books.models import ContactType, ReferenceKind
 
 FIRST_FIELD = "type"
@@ -56,12 +56,14 @@ async def open_modal(
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.shortcut("new_expense")
+    @guarded
     async def shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user = body["user"]["id"]
         await open_modal(services, client, body["trigger_id"], None, user, _dm_reply(client, user))
 
     @app.action(blocks.NEW_EXPENSE_BUTTON)
+    @guarded
     async def home_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         user = body["user"]["id"]
@@ -82,21 +84,25 @@ def register(app: AsyncApp, services: Services) -> None:
             )
 
     @app.action(blocks.ADD_LINE)
+    @guarded
     async def add_line(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await redraw(body, client, lambda c, _: dataclasses.replace(c, lines=min(c.lines + 1, blocks.MAX_MODAL_LINES)))
 
     @app.action(blocks.CHOOSE_CURRENCY)
+    @guarded
     async def currency_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await redraw(body, client, lambda c, _: c)
 
     @app.action(blocks.CHOOSE_CONNECTION)
+    @guarded
     async def connection_changed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await redraw(body, client, lambda c, values: dataclasses.replace(c, connection_id=chosen_connection(values)))
 
     @app.options({"action_id": blocks.OPTION_ACTIONS["contact"]})
+    @guarded
     async def contact_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         connection_id = await _connection_of(services, body)
         query = str(body.get("value") or "")
@@ -123,6 +129,7 @@ def register(app: AsyncApp, services: Services) -> None:
         _register_options(app, services, blocks.OPTION_ACTIONS[name], kind)
 
     @app.view(blocks.EXPENSE_CALLBACK)
+    @guarded
     async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user = body["user"]["id"]
         values = view_values(view)
@@ -160,6 +167,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
     @app.action(blocks.FIX_AND_RETRY)
+    @guarded
     async def fix_and_retry(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -173,6 +181,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await client.views_open(trigger_id=body["trigger_id"], view=modal(context, prefill=prefill))
 
     @app.action(blocks.RECEIPT_NEW_EXPENSE)
+    @guarded
     async def receipt_new_expense(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -185,6 +194,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await open_modal(services, client, body["trigger_id"], channel, user, reply, (_value_of(action),))
 
     @app.action(blocks.RECEIPT_ATTACH)
+    @guarded
     async def receipt_attach(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -202,6 +212,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await client.views_open(trigger_id=body["trigger_id"], view=blocks.attach_modal(_value_of(action), choices))
 
     @app.view(blocks.ATTACH_CALLBACK)
+    @guarded
     async def attach_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         chosen = selected(view_values(view), "expense")
         try:
@@ -227,7 +238,7 @@ def _register_options(app: AsyncApp, services: Services, action_id: str, kind: R
         )
         await ack(options=[blocks.option(_label(item), str(item.id)) for item in found])  # type: ignore[attr-defined]
 
-    app.options({"action_id": action_id})(answer)
+    app.options({"action_id": action_id})(guarded(answer))
 
 
 def _label(item: Any) -> str:

@@ -51,6 +51,8 @@ def _interaction_problem(body: dict[str, Any]) -> str | None:
         view = body.get("view")
         if not isinstance(view, dict) or not _text(view.get("id", ""), limit=64):
             return "view"
+        if not _text(view.get("type", "modal"), limit=32):
+            return "view.type"
         if not _text(view.get("private_metadata", ""), limit=MAX_METADATA):
             return "view.private_metadata"
         state = view.get("state", {})
@@ -75,6 +77,11 @@ def _event_problem(body: dict[str, Any]) -> str | None:
     event = body.get("event")
     if not isinstance(event, dict) or not _text(body.get("event_id", ""), limit=64):
         return "event"
+    if not _text(event.get("type"), limit=64):
+        return "event.type"
+    authorizations = body.get("authorizations", [{}])
+    if not isinstance(authorizations, list) or not authorizations or not isinstance(authorizations[0], dict):
+        return "authorizations"
     files = event.get("files", [])
     if not isinstance(files, list) or len(files) > MAX_FILES or not all(isinstance(f, dict) for f in files):
         return "event.files"
@@ -82,6 +89,11 @@ def _event_problem(body: dict[str, Any]) -> str | None:
         if key in event and not _text(event[key], limit=64):
             return f"event.{key}"
     return None
+
+
+def form_payload(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A form body as Bolt reads it: each field's first value."""
+    return {name: values[0] for name, values in fields.items()}
 
 
 def payload_problem(body: dict[str, Any]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,3 +28,28 @@ async def answering(reply: Reply, doing: str) -> Any:
         log.error("failed while %s: %s: %s", doing, type(exc).__name__, exc)
         log.debug("details", exc_info=True)
         await reply(*blocks.refusal(SOMETHING_WENT_WRONG))
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def guarded(listener: Listener) -> Listener:
+    """A listener whose failure after its ack is one log line and nothing more.
+
+    Bolt, meeting an exception after the ack, forgets the ack and makes Slack wait three seconds for a
+    404 (and Slack then redelivers an event). Before the ack the exception goes on to Bolt's error
+    handler, which answers a plain 400 at once. Events are acknowledged by Bolt before the listener runs.
+    """
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as exc:
+            ack = kwargs.get("ack")
+            if ack is not None and ack.response is None:
+                raise
+            log.error("%s failed after its ack: %s: %s", listener.__name__, type(exc).__name__, exc)
+            log.debug("details", exc_info=True)
+
+    return run

@@ -13,11 +13,12 @@ from bot.services.refusals import Unreadable
 from handlers import blocks
 from handlers.blocks import SLACK_CHANNEL_ID
 from handlers.expense_state import text_value, view_values
-from handlers.replies import answering
+from handlers.replies import answering, guarded
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.view(blocks.REGISTER_CALLBACK)
+    @guarded
     async def register_company(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:

@@ -83,6 +83,13 @@ def _test_key_partner(request: Request) -> str | None:
     return partner_of(key.strip())
 
 
+def _path_within_sandbox(request: Request) -> str:
+    """The path below the sandbox's base: mounted under a prefix (the bot's ``/sync2books``), the request's
+    path still carries that prefix, which would hide the sandbox's own pages from the exemption."""
+    path, root = request.url.path, request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class FaultMiddleware(BaseHTTPMiddleware):
     def __init__(self, app: ASGIApp, settings: SandboxSettings, limiter: RateLimiter) -> None:
         super().__init__(app)
@@ -93,7 +100,7 @@ class FaultMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = f"req_{secrets.token_hex(12)}"
         request.state.request_id = request_id
-        faulted = not request.url.path.startswith(UNFAULTED_PREFIXES)
+        faulted = not _path_within_sandbox(request).startswith(UNFAULTED_PREFIXES)
         partner = _test_key_partner(request)
         if faulted and self.settings.latency_ms:
             await asyncio.sleep(self.settings.latency_ms / 1000)

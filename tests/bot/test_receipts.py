@@ -7,12 +7,18 @@ import hashlib
 import json
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from sync2books.client import SandboxClient
 from sync2books.models import Attachment, Connection
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.expenses import LedgerRefs
-from tests.support.fake_slack import FakeSlack, text_of
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
+from tests.support.servers import ThreadedServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
 PDF = b"%PDF-1.7\n% a receipt\n%%EOF\n"
@@ -177,3 +183,41 @@ async def test_a_sign_in_page_instead_of_the_file_is_never_uploaded_as_a_receipt
     )
     assert "sign-in page instead of the file" in text_of(told[0].params)
     assert await client.list_attachments(connection.id, expense_id) == []
+
+
+class Elsewhere:
+    """A second server on loopback, not Slack's: it records every request and the token it carried."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+        app = Starlette(routes=[Route("/{path:path}", self._any)])
+        self.server = ThreadedServer(app, "elsewhere")
+
+    async def _any(self, request: Request) -> Response:
+        self.seen.append(dict(request.headers))
+        return Response(PNG, media_type="image/png")
+
+
+async def test_the_bot_token_never_leaves_slack_for_a_file_host_files_info_names(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    elsewhere = Elsewhere()
+    elsewhere.server.start()
+    try:
+        connection, refs = await company_with_xero(bot, fake_slack, client)
+        fake_slack.add_file(
+            "F0AWAY", name="away.png", mimetype="image/png", content=PNG, download_url=f"{elsewhere.server.url}/x.png"
+        )
+        fake_slack.add_file(
+            "F0REDIR", name="redir.png", mimetype="image/png", content=PNG, redirect_to=f"{elsewhere.server.url}/y.png"
+        )
+        expense_id = await submit(bot, fake_slack, refs, client, connection, files=("F0AWAY", "F0REDIR"))
+        # Each receipt is given up at once (trying again cannot help), with a word in the expense's thread.
+        await fake_slack.wait_for(
+            "chat.postMessage", where=lambda c: "could not attach a receipt" in text_of(c.params), count=2, timeout=20
+        )
+        assert await client.list_attachments(connection.id, expense_id) == []
+        assert not any(BOT_TOKEN in value for headers in elsewhere.seen for value in headers.values())
+        assert elsewhere.seen == []  # not even asked: the address was refused before any request
+    finally:
+        elsewhere.server.stop()

@@ -134,6 +134,8 @@ class _File:
     user: str
     title: str
     created: int = field(default_factory=lambda: int(time.time()))
+    download_url: str | None = None  # what files.info names, when not the fake's own file host
+    redirect_to: str | None = None  # the download answers with a redirect there
 
 
 @dataclass
@@ -149,17 +151,21 @@ def text_of(item: Mapping[str, Any] | None) -> str:
     Covers ``text``, every block's text (sections, fields, context, headers, inputs' labels, buttons), buttons'
     urls, attachments, and a view's title/submit/close. Never metadata or private_metadata: users don't see those.
     """
-    return _unescape(markup_of(item))
+    if not item:
+        return ""
+    parts: list[tuple[str, bool]] = []
+    _collect_text(item, parts)
+    return "\n".join(text if plain else _unescape(text) for text, plain in parts if text)
 
 
 def markup_of(item: Mapping[str, Any] | None) -> str:
-    """The same texts as Slack receives them, before it turns ``&lt;`` into ``<``: where a mention or a link
-    would be markup, and so where an unescaped ``<!channel>`` would ping everyone."""
+    """The texts Slack parses for markup (mrkdwn and the ``text`` fallback; not plain_text), as Slack receives
+    them, before it turns ``&lt;`` into ``<``: where an unescaped ``<!channel>`` would ping everyone."""
     if not item:
         return ""
-    parts: list[str] = []
+    parts: list[tuple[str, bool]] = []
     _collect_text(item, parts)
-    return "\n".join(part for part in parts if part)
+    return "\n".join(text for text, plain in parts if text and not plain)
 
 
 def _unescape(text: str) -> str:
@@ -171,14 +177,16 @@ _TEXT_KEYS = frozenset({"text", "url", "title", "pretext", "fallback", "footer",
 _HIDDEN_KEYS = frozenset({"metadata", "private_metadata", "state", "value", "action_id", "block_id", "callback_id"})
 
 
-def _collect_text(node: Any, parts: list[str]) -> None:
+def _collect_text(node: Any, parts: list[tuple[str, bool]]) -> None:
+    """(text, is plain_text) pairs: Slack shows plain_text as it is and parses the rest."""
     if isinstance(node, Mapping):
+        plain = node.get("type") == "plain_text"
         for key, value in node.items():
             if key in _HIDDEN_KEYS:
                 continue
             if isinstance(value, str):
                 if key in _TEXT_KEYS:
-                    parts.append(value)
+                    parts.append((value, plain))
             else:
                 _collect_text(value, parts)
     elif isinstance(node, list | tuple):
@@ -326,6 +334,8 @@ class FakeSlack:
         filetype: str | None = None,
         user: str = "U0001",
         title: str | None = None,
+        download_url: str | None = None,
+        redirect_to: str | None = None,
     ) -> None:
         filetype = filetype or (name.rsplit(".", 1)[-1].lower() if "." in name else "binary")
         stored = _File(
@@ -337,6 +347,8 @@ class FakeSlack:
             content=content,
             user=user,
             title=title or name,
+            download_url=download_url,
+            redirect_to=redirect_to,
         )
         with self._lock:
             self._files[file_id] = stored
@@ -638,6 +650,8 @@ class FakeSlack:
             return HTMLResponse(_LOGIN_PAGE)
         if stored is None:
             return Response("File not found", status_code=404, media_type="text/plain")
+        if stored.redirect_to:
+            return Response(status_code=302, headers={"Location": stored.redirect_to})
         disposition = f'attachment; filename="{stored.name}"'
         return Response(stored.content, media_type=stored.mimetype, headers={"Content-Disposition": disposition})
 
@@ -950,8 +964,9 @@ class FakeSlack:
                 "mode": "hosted",
                 "is_external": False,
                 "is_public": False,
-                "url_private": private,
-                "url_private_download": f"{self.url}/files-pri/{TEAM_ID}-{stored.id}/download/{stored.name}",
+                "url_private": stored.download_url or private,
+                "url_private_download": stored.download_url
+                or f"{self.url}/files-pri/{TEAM_ID}-{stored.id}/download/{stored.name}",
                 "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{stored.user}/{stored.id}/{stored.name}",
             },
             "comments": [],

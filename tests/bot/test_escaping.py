@@ -1,0 +1,180 @@
+"""Outside text is shown as typed and never becomes markup: every builder that carries some, and both modals
+end to end through the signed endpoint, reading what the fake Slack received."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.backend import ServiceConnection
+from bot.services.expenses import BatchSummary
+from bot.services.home import HomeCompany, HomeConnection
+from bot.services.refusals import Refusal
+from handlers import blocks
+from sync2books.client import SandboxClient
+from sync2books.models import ConnectionErrorInfo, ConnectionStatus
+from tests.support.bot import ADMIN, CHANNEL, RunningBot
+from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
+from tests.support.fake_slack import FakeSlack, markup_of, text_of
+
+HOSTILE = "Acme <!channel> <@U1> <https://evil.example|click> & Co <>"
+MARKUP = ("<!channel>", "<@U1>", "<https://evil", "<>")
+NOW = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+
+
+def _shown_safely(item: Any) -> None:
+    """Nothing of HOSTILE is markup in what Slack receives, and a person reads it exactly as typed."""
+    for part in MARKUP:
+        assert part not in markup_of(item), markup_of(item)
+    assert "&amp; Co &lt;&gt;" in markup_of(item)  # plain_text (buttons, options) is never parsed: left as typed
+    assert HOSTILE in text_of(item)
+
+
+def _message(built: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    text, message_blocks = built
+    return {"text": text, "blocks": message_blocks}
+
+
+def _connection(**changes: Any) -> ServiceConnection:
+    values: dict[str, Any] = {
+        "id": "c0ffee",
+        "company_id": "co",
+        "integration_key": "XERO",
+        "platform_name": HOSTILE,
+        "status": ConnectionStatus.ERROR,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "error": ConnectionErrorInfo(code="x", message=HOSTILE),
+    }
+    return ServiceConnection(**{**values, **changes})
+
+
+BUILDERS: dict[str, Callable[[], Any]] = {
+    "company_registered": lambda: blocks.company_registered(
+        {"user_id": "UADMIN", "company_name": HOSTILE, "company_id": "id"}
+    ),
+    "company_linked": lambda: blocks.company_linked({"user_id": "UADMIN", "company_name": HOSTILE}),
+    "auth_links": lambda: blocks.auth_links_message(
+        {
+            "company_name": HOSTILE,
+            "user_id": "UADMIN",
+            "links": [{"software": "XERO", "name": HOSTILE, "url": "https://x.example/link", "expires_at": None}],
+        }
+    ),
+    "link_connected": lambda: blocks.link_connected({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "link_expired": lambda: blocks.link_expired({"software_name": HOSTILE, "company_name": HOSTILE, "command": "x"}),
+    "connection_restored": lambda: blocks.connection_restored({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "connection_lost_error": lambda: blocks.connection_lost(
+        {
+            "software_name": "Xero",
+            "company_name": HOSTILE,
+            "command": "xero",
+            "status": "ERROR",
+            "error_message": HOSTILE,
+        }
+    ),
+    "connection_lost": lambda: blocks.connection_lost(
+        {"software_name": HOSTILE, "company_name": HOSTILE, "command": "xero", "status": "DISCONNECTED"}
+    ),
+    "disconnected_by_user": lambda: blocks.disconnected_by_user(
+        {"user_id": "UADMIN", "software_name": HOSTILE, "company_name": HOSTILE, "command": "xero"}
+    ),
+    "connections_list": lambda: blocks.connections_list(HOSTILE, [_connection()]),
+    "disconnect_confirmation": lambda: blocks.disconnect_confirmation(HOSTILE, HOSTILE, "c0ffee"),
+    "disconnect_done": lambda: blocks.disconnect_done(HOSTILE, HOSTILE),
+    "home_view": lambda: blocks.home_view(
+        [HomeCompany(HOSTILE, ("C0ACME",), (HomeConnection(HOSTILE, "CONNECTED", None),))],
+        [{"merchant": HOSTILE, "total": "£1.00", "state": "waiting", "status": None}],
+    ),
+    "expense_message": lambda: blocks.expense_message(
+        {
+            "user_id": "UADMIN",
+            "merchant": HOSTILE,
+            "total": "£1.00",
+            "state": "rejected",
+            "expense_id": "e",
+            "error_message": HOSTILE,
+        }
+    ),
+    "receipt_offer": lambda: blocks.receipt_offer({"file_name": HOSTILE, "file_id": "F1"}),
+    "receipt_note": lambda: blocks.receipt_note({"text": f"I can't attach *{HOSTILE}* as a receipt"}),
+    "expense_outcome": lambda: blocks.expense_outcome(
+        {"merchant": HOSTILE, "total": "£1.00", "status": "FAILED", "error_message": HOSTILE, "expense_id": "e"}
+    ),
+    "outcome_summary": lambda: blocks.outcome_summary(
+        {
+            "outcomes": [
+                {
+                    "merchant": HOSTILE,
+                    "total": "£1",
+                    "status": "FAILED",
+                    "error_message": HOSTILE,
+                    "expense_id": "e",
+                    "user_id": "UADMIN",
+                }
+            ]
+        }
+    ),
+    "status_list": lambda: blocks.status_list(HOSTILE, [BatchSummary("b", 1, 0, 1, 0, NOW)]),
+    "refusal": lambda: blocks.refusal(Refusal("Linked to *{name}*.", name=HOSTILE)),
+    "expense_modal": lambda: blocks.expense_modal(
+        {
+            "company_name": HOSTILE,
+            "connections": [
+                {"id": "a", "name": "Xero", "base_currency": "GBP"},
+                {"id": "b", "name": "Sage", "base_currency": "GBP"},
+            ],
+        },
+        today="2026-12-02",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_every_builder_escapes_outside_text(name: str) -> None:
+    built = BUILDERS[name]()
+    _shown_safely(built if isinstance(built, dict) else _message(built))
+
+
+def test_mentions_and_channel_links_of_ours_stay_markup_and_forged_ids_do_not() -> None:
+    assert blocks.mention("UADMIN") == "<@UADMIN>"
+    assert blocks.channel_link("C0ACME") == "<#C0ACME>"
+    assert blocks.mention("U1> <!channel") == "U1&gt; &lt;!channel"
+    assert blocks.channel_link("C1|x> <!here") == "C1|x&gt; &lt;!here"
+
+
+async def test_a_hostile_company_name_from_the_register_modal_is_posted_as_typed(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    await bot.sender.command("register", user_id=ADMIN, channel_id=CHANNEL)
+    (opened,) = await fake_slack.wait_for("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    sent = await bot.sender.submit_view(
+        user_id=ADMIN, callback_id="register_company", values={"name": {"value": HOSTILE}}, view=view
+    )
+    assert sent.status_code == 200
+    (posted,) = await fake_slack.wait_for("chat.postMessage")
+    _shown_safely(posted.params)
+
+    answer = await bot.sender.command("connect <!channel>", user_id=ADMIN, channel_id=CHANNEL)
+    (said,) = await fake_slack.wait_for_responses(answer.response_key)
+    assert "<!channel>" not in markup_of(said) and "“<!channel>”" in text_of(said)
+
+
+async def test_a_hostile_merchant_from_the_expense_modal_is_posted_as_typed(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    _, refs = await company_with_xero(bot, fake_slack, client)
+    view = await open_expense_modal(bot, fake_slack)
+    posted = len(fake_slack.calls_to("chat.postMessage"))
+    sent = await bot.sender.submit_view(
+        user_id=ADMIN, callback_id="expense", values=filled(refs, merchant=HOSTILE[:100]), view=view
+    )
+    assert sent.status_code == 200
+    calls = await fake_slack.wait_for("chat.postMessage", count=posted + 1)
+    _shown_safely(calls[-1].params)
