@@ -44,7 +44,7 @@ from bot.slack_http import SlackEndpoint
 from codat.client import CodatClient
 from handlers import register_all
 from handlers.payloads import UNREADABLE
-from storage.db import Database
+from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
 from sync2books.sandbox.app import Sandbox
@@ -78,6 +78,17 @@ def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBac
         )
     assert settings.sync2books_api_url is not None
     return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
+
+
+def open_database(settings: Settings) -> Database:
+    """The bot's store; DatabaseUnavailableError says, in a few words, why it cannot be."""
+    if settings.database_url is None:
+        # The default place is ours to make; a directory named in DATABASE_URL must exist already.
+        try:
+            DATA_DIR.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(f"the directory {DATA_DIR} cannot be made ({exc.strerror})") from None
+    return Database(settings.effective_database_url)
 
 
 class Jobs:
@@ -137,7 +148,7 @@ class BotRuntime:
         settings.require_slack()
         assert settings.slack_bot_token is not None
         self.settings = settings
-        self.db = Database(settings.effective_database_url)
+        self.db = open_database(settings)
         self.sandbox = Sandbox(DATA_DIR / "sandbox.sqlite3") if settings.embedded_sandbox else None
         self.backend = build_backend(settings, self.sandbox)
         self.slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
@@ -223,6 +234,8 @@ class BotRuntime:
         await self.db.upgrade()
         if self.sandbox is not None:
             await self.sandbox.start()
+
+    def start_jobs(self) -> None:
         interval = self.settings.poll_interval_seconds
         self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
         self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, Settings, StartError, load_settings, variables_help
 from sync2books.sandbox.server import PortUnavailableError, serve_sandbox
 
 DEFAULT_SANDBOX_DB = Path("data") / "sandbox.sqlite3"
@@ -22,23 +22,35 @@ class UsageError(Exception):
     """A setting or flag that stops the start; its message is one sentence naming it."""
 
 
-def _env_port() -> int:
-    raw = os.environ.get("PORT", "3000")
+def _port(raw: str, name: str) -> int:
     if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        raise UsageError(f"PORT must be a number from 0 to 65535, not {raw!r}.")
+        raise UsageError(f"{name} must be a number from 0 to 65535, not {raw!r}.")
     return int(raw)
 
 
+def _env_port() -> int:
+    return _port(os.environ.get("PORT", str(Settings.model_fields["port"].default)), "PORT")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sync2books-bot", description="Sync2Books for Slack")
+    parser = argparse.ArgumentParser(
+        prog="sync2books-bot",
+        description="Sync2Books for Slack. `sync2books-bot run --help` lists the settings.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot (the default): Socket Mode with SLACK_APP_TOKEN, else HTTP mode")
+    commands.add_parser(
+        "run",
+        help="run the bot (the default): Socket Mode with SLACK_APP_TOKEN, else HTTP mode",
+        description="Run the bot until SIGINT or SIGTERM: Socket Mode with SLACK_APP_TOKEN, else HTTP mode.",
+        epilog=variables_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_parser("check", help="check the configuration and the connections to Slack and Sync2Books")
     sandbox = commands.add_parser(
         "sandbox", help="run the Sync2Books sandbox alone", description="Run the Sync2Books sandbox alone."
     )
     sandbox.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
-    sandbox.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (default: $PORT or 3000)")
+    sandbox.add_argument("--port", help="port to listen on; 0 picks a free one (default: $PORT or 3000)")
     sandbox.add_argument("--db", type=Path, help=f"SQLite file for its state (default: {DEFAULT_SANDBOX_DB})")
     sandbox.add_argument(
         "--no-fault-injection", action="store_true", help="switch off the /sandbox/* endpoints (they answer 404)"
@@ -50,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_sandbox(args: argparse.Namespace) -> None:
     host = args.host or os.environ.get("HOST", "127.0.0.1")
-    port = args.port if args.port is not None else _env_port()
+    port = _port(args.port, "--port") if args.port is not None else _env_port()
     db_path = args.db or DEFAULT_SANDBOX_DB
 
     def ready(url: str) -> None:
@@ -68,9 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Every request would otherwise be a log line; warnings and errors still show.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # slack_sdk tells each retry at INFO; what finally fails is said by the bot in one sentence.
+    logging.getLogger("slack_sdk.web").setLevel(logging.WARNING)
     # A look still running when the next is due is skipped by design (coalescing), not worth a warning.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Alembic says at INFO which implementation it uses and each step it runs; `db upgrade` prints the outcome.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "sandbox":
             _run_sandbox(args)
@@ -86,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         settings.require_slack()
         asyncio.run(run_bot(settings, on_ready=_say))
-    except (UsageError, ConfigError, PortUnavailableError) as exc:
+    except (UsageError, ConfigError, StartError, PortUnavailableError) as exc:
         print(f"sync2books-bot: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:

@@ -6,12 +6,16 @@ naming the variable. Secrets are ``SecretStr`` so that no repr, log line or erro
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DATA_DIR = Path("data")
 EMBEDDED_SANDBOX_KEY = "sk_test_embedded_sandbox"
@@ -22,6 +26,23 @@ DEFAULT_CODAT_API_URL = "https://api.codat.io"
 
 class ConfigError(Exception):
     """A setting that stops the start; the message names the variable in one sentence."""
+
+
+class StartError(Exception):
+    """Something outside the bot (Slack, the database) stops its start; the message says what, in one sentence."""
+
+
+# Everything between "scheme://user:" and the last "@" may be a password, even when the URL is malformed
+# (an unescaped "@" in the password): all of it is hidden.
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:).*@")
+# With no "@" at all, a password may sit where the port goes ("postgresql://user:secret/db"); a port is digits.
+_NOT_A_PORT = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?![0-9]*(?:[/?#]|$))[^/?#]*")
+
+
+def hide_password(url: str) -> str:
+    """``url`` fit to print: whatever could be its password is ``***``, however malformed the URL is."""
+    hidden, found = _USERINFO.subn(r"\g<1>***@", url, count=1)
+    return hidden if found else _NOT_A_PORT.sub(r"\g<1>***", url, count=1)
 
 
 def _prefixed(value: SecretStr | None, prefixes: tuple[str, ...]) -> SecretStr | None:
@@ -42,20 +63,50 @@ def _url(value: str | None) -> str | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = DEFAULT_SLACK_API_URL
-    sync2books_api_url: str | None = None
-    sync2books_api_key: SecretStr = SecretStr(EMBEDDED_SANDBOX_KEY)
-    database_url: str | None = None
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 3000
-    poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    sync_backend: Literal["sync2books", "codat"] = "sync2books"
-    codat_api_key: SecretStr | None = None
-    codat_api_url: str = DEFAULT_CODAT_API_URL
-    admin_user_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Each description is what `sync2books-bot run --help` prints for the variable, and what .env.example explains.
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        description="bot token xoxb-… (OAuth & Permissions → Bot User OAuth Token); required",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        description="verifies HTTP requests from Slack (Basic Information → App Credentials → Signing Secret); "
+        "required in HTTP mode",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        description="app-level token xapp-… with connections:write (Basic Information → App-Level Tokens); "
+        "when set the bot uses Socket Mode, else HTTP mode",
+    )
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, description="base URL of Slack's Web API")
+    sync2books_api_url: str | None = Field(
+        None, description="Sync2Books base URL; unset runs the Sync2Books sandbox inside the bot"
+    )
+    sync2books_api_key: SecretStr = Field(
+        SecretStr(EMBEDDED_SANDBOX_KEY),
+        description="Sync2Books API key sk_live_… or sk_test_…; unset uses a test key for the embedded sandbox",
+    )
+    database_url: str | None = Field(
+        None,
+        description="the bot's database, sqlite:///path/file.sqlite3 or postgresql://user:password@host:port/db; "
+        f"unset uses sqlite:///{DATA_DIR / 'bot.sqlite3'}",
+    )
+    host: str = Field("127.0.0.1", description="address the HTTP server listens on (0.0.0.0 for every interface)")
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        3000, description="port the HTTP server listens on (Slack's events in HTTP mode, /healthz, the sandbox)"
+    )
+    poll_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        10.0, description="how often scheduled jobs look at connections and sync batches"
+    )
+    sync_backend: Literal["sync2books", "codat"] = Field(
+        "sync2books", description="which expense-sync service the bot drives: sync2books or codat"
+    )
+    codat_api_key: SecretStr | None = Field(None, description="Codat's API key; required when SYNC_BACKEND is codat")
+    codat_api_url: str = Field(DEFAULT_CODAT_API_URL, description="Codat's base URL")
+    admin_user_ids: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="comma-separated Slack user ids allowed to administer besides workspace admins and owners",
+    )
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -95,9 +146,22 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        value = value.strip()
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must be a sqlite:// or postgresql:// URL")
-        return value.strip()
+        try:
+            parsed = make_url(value)
+            parsed.port  # noqa: B018 - reading it is what checks it
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a URL that can be read: write it as postgresql://user:password@host:port/database "
+                "or sqlite:///path/to/file.sqlite3"
+            ) from None
+        if "@" in (parsed.host or ""):
+            raise ValueError("has an @ in its password: write it as %40")
+        if parsed.port is not None and not 0 < parsed.port <= 65535:
+            raise ValueError("has a port that is not from 1 to 65535")
+        return value
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod
@@ -138,29 +202,12 @@ class Settings(BaseSettings):
             raise ConfigError("CODAT_API_KEY is required when SYNC_BACKEND is codat.")
 
 
-_NAMES = {
-    "slack_bot_token": "SLACK_BOT_TOKEN",
-    "slack_signing_secret": "SLACK_SIGNING_SECRET",
-    "slack_app_token": "SLACK_APP_TOKEN",
-    "slack_api_url": "SLACK_API_URL",
-    "sync2books_api_url": "SYNC2BOOKS_API_URL",
-    "sync2books_api_key": "SYNC2BOOKS_API_KEY",
-    "database_url": "DATABASE_URL",
-    "host": "HOST",
-    "port": "PORT",
-    "poll_interval_seconds": "POLL_INTERVAL_SECONDS",
-    "sync_backend": "SYNC_BACKEND",
-    "codat_api_key": "CODAT_API_KEY",
-    "codat_api_url": "CODAT_API_URL",
-    "admin_user_ids": "ADMIN_USER_IDS",
-}
-
 _SECRET = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "sync2books_api_key", "codat_api_key"}
 
 
 def _sentence(error: ErrorDetails) -> str:
     field = str(error["loc"][0]) if error["loc"] else ""
-    name = _NAMES.get(field, field.upper())
+    name = field.upper()
     kind = error["type"]
     if kind in ("int_parsing", "float_parsing"):
         what = {"port": "a number from 0 to 65535", "poll_interval_seconds": "a number of seconds"}[field]
@@ -173,7 +220,12 @@ def _sentence(error: ErrorDetails) -> str:
         message = "must be sync2books or codat"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    shown = "" if field in _SECRET else f", not {error['input']!r}"
+    if field in _SECRET:
+        shown = ""
+    elif field.endswith("_url") and isinstance(error["input"], str):
+        shown = f", not {hide_password(error['input'])!r}"
+    else:
+        shown = f", not {error['input']!r}"
     return f"{name} {message}{shown}."
 
 
@@ -183,3 +235,30 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_sentence(exc.errors(include_url=False)[0])) from None
+
+
+def _default_shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, frozenset):
+        return "empty" if not value else ",".join(sorted(value))
+    return str(value)
+
+
+def variables_help() -> str:
+    """Every setting's variable, what it is and its default, from the model itself (for ``run --help``)."""
+    lines = ["settings (environment variables, or a .env file in the working directory):"]
+    for field, info in Settings.model_fields.items():
+        default = info.default
+        # A secret's default is not shown: its description says what unset means.
+        shown = "" if default is None or isinstance(default, SecretStr) else f" (default: {_default_shown(default)})"
+        lines.append(
+            textwrap.fill(
+                f"{field.upper():<23}{info.description}{shown}",
+                width=118,
+                initial_indent="  ",
+                subsequent_indent=" " * 25,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)

@@ -7,6 +7,9 @@ an advisory lock, so two processes starting together do not both migrate.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,11 +19,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do; it only has to be the same in every process of this app.
 MIGRATION_LOCK_ID = 7_274_201
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be opened or reached; the message says why in a few plain words, never the password."""
 
 
 def async_url(url: str) -> str:
@@ -66,8 +74,16 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgres = parsed.get_backend_name() == "postgresql"
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self._where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        self._sqlite_file = (
+            parsed.database if self.is_sqlite and parsed.database not in (None, "", ":memory:") else None
+        )
+        # Not created here: a directory that does not exist is more likely a typo than a wish.
+        if self._sqlite_file is not None and not Path(self._sqlite_file).parent.is_dir():
+            raise DatabaseUnavailableError(
+                f"the directory of the SQLite file {self._sqlite_file} does not exist "
+                f"({Path(self._sqlite_file).parent})"
+            )
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
@@ -83,8 +99,37 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def _opened(self) -> AsyncIterator[AsyncConnection]:
+        """A connection, or DatabaseUnavailableError saying why none could be had (what follows is not translated)."""
+        if self._sqlite_file is not None:
+            # Tried with the stdlib first: a failed aiosqlite connect leaves its thread a callback to the loop,
+            # which fails with a traceback when the loop has closed first (a start that ends here).
+            try:
+                await asyncio.to_thread(lambda: sqlite3.connect(self._sqlite_file or "").close())
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailableError(
+                    f"the SQLite file {self._sqlite_file} cannot be opened or created ({exc})"
+                ) from None
+        try:
+            connection = await self.engine.connect()
+        except socket.gaierror:
+            raise DatabaseUnavailableError(f"the host {self._where.rsplit(':', 1)[0]} is unknown") from None
+        except OSError as exc:
+            raise DatabaseUnavailableError(f"nothing answers at {self._where} ({_reason(exc)})") from None
+        except DBAPIError as exc:
+            if self._sqlite_file is not None:
+                raise DatabaseUnavailableError(
+                    f"the SQLite file {self._sqlite_file} cannot be opened or created ({exc.orig})"
+                ) from None
+            raise DatabaseUnavailableError(f"{self._where} refused: {exc.orig}") from None
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
     async def upgrade(self, revision: str = "head") -> None:
-        async with self.engine.begin() as connection:
+        async with self._opened() as connection, connection.begin():
             if self.is_postgres:
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": MIGRATION_LOCK_ID})
             await connection.run_sync(lambda sync: command.upgrade(migration_config(sync), revision))
@@ -92,8 +137,15 @@ class Database:
     async def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 
-        async with self.engine.connect() as connection:
+        async with self._opened() as connection:
             return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _reason(exc: OSError) -> str:
+    # asyncpg tries every address of the host and reports "Multiple exceptions: …"; the first kind says enough.
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in str(exc):
+        return "connection refused"
+    return exc.strerror or type(exc).__name__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, hide_password, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +89,49 @@ def test_a_missing_setting_is_named_in_one_sentence(
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match="^" + sentence.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         load_settings().require_slack()
+
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (f"postgresql://bot:{PASSWORD}@db@host/bot", "has an @ in its password: write it as %40"),
+        (f"postgresql://bot:{PASSWORD}@host:54x2/bot", "is not a URL that can be read"),
+        (f"postgresql://bot:{PASSWORD}/bot", "is not a URL that can be read"),  # no host: the password is the port
+        (f"postgresql://bot:{PASSWORD}@host:99999/bot", "has a port that is not from 1 to 65535"),
+        (f"mysql://bot:{PASSWORD}@host/bot", "must be a sqlite:// or postgresql:// URL"),
+        (f"postgresql://:{PASSWORD}@host/bot", None),  # a password without a user is a good URL
+    ],
+)
+def test_a_database_url_is_never_echoed_with_its_password(url: str, problem: str | None) -> None:
+    if problem is None:
+        assert load_settings(database_url=url).database_url == url
+        assert PASSWORD not in hide_password(url)
+        return
+    with pytest.raises(ConfigError) as refused:
+        load_settings(database_url=url)
+    assert str(refused.value).startswith(f"DATABASE_URL {problem}")
+    assert PASSWORD not in str(refused.value) and "***" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bot:pw@host/db",
+        "postgresql://bot:p@w@host/db",
+        "postgresql://bot:p/w:x@host/db",
+        "https://user:pw@example.com/api/?q=1",
+        "postgresql://bot:pw/db",
+    ],
+)
+def test_hide_password_hides_it_in_good_and_malformed_urls(url: str) -> None:
+    hidden = hide_password(url)
+    assert "pw" not in hidden and "p@w" not in hidden and "p/w" not in hidden
+    assert "***" in hidden
+
+
+def test_hide_password_leaves_a_url_without_one_alone() -> None:
+    for url in ("postgresql://host:5432/db", "sqlite:///data/bot.sqlite3", "https://slack.com/api/"):
+        assert hide_password(url) == url

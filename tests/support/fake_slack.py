@@ -230,6 +230,8 @@ class FakeSlack:
         self._socket_close_codes: list[int] = []  # how each connection ended, as the fake saw it
         self._socket_received: list[str] = []  # every text frame the app sent, as sent
         self._acks: dict[str, Json] = {}
+        # Where apps.connections.open sends the app: None for the fake's own socket, or a URL that fails on purpose.
+        self.socket_url: str | None = None
         self.add_user(BOT_USER_ID, name=BOT_NAME, real_name="Sync2Books", is_bot=True)
 
         self._handlers: dict[str, Handler] = {
@@ -720,6 +722,8 @@ class FakeSlack:
 
     def _apps_connections_open(self, params: Json) -> Json:
         socket_id = secrets.token_urlsafe(16)
+        if self.socket_url is not None:
+            return {"ok": True, "url": f"{self.socket_url}?ticket={socket_id}"}
         self._socket_tickets.add(socket_id)
         return {"ok": True, "url": f"ws{self.url.removeprefix('http')}/socket/{socket_id}"}
 
