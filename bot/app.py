@@ -25,6 +25,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.codat_backend import CodatBackend
+from bot.http_routes import add_webhook_routes
+from bot.sealing import Sealer
 from bot.services import Services
 from bot.services.access import AccessPolicy
 from bot.services.announcements import AnnouncementSender
@@ -35,9 +37,11 @@ from bot.services.deliveries import DeliveryLog
 from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
+from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher
+from bot.services.webhooks import CODAT, SYNC2BOOKS, WEBHOOK_PATH, WebhookInbox, WebhookSubscriber
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
 from codat.client import CodatClient
@@ -45,6 +49,7 @@ from handlers import register_all
 from storage.db import Database
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
+from sync2books.errors import Sync2BooksError
 from sync2books.sandbox.app import Sandbox
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,7 @@ logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietAboutOurClient())
 SEND_EVERY_SECONDS = 1.0
 REFERENCE_REFRESH_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
+SUBSCRIBE_RETRY_SECONDS = 60.0
 
 
 def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
@@ -192,7 +198,35 @@ class BotRuntime:
         )
         register_all(self.bolt, self.services)
         self.bolt.error(self._on_listener_error)
+        self.pace = LookPace()
+        self.subscriber, self.inbox = self._webhooks()
         self.http_app = self._http_app()
+
+    def _webhooks(self) -> tuple[WebhookSubscriber | None, WebhookInbox]:
+        """Webhooks from Sync2Books when PUBLIC_URL says where it can reach us; Codat's when its secret is set."""
+        settings = self.settings
+        secrets: dict[str, Callable[[], Awaitable[str | None]]] = {}
+        subscriber = None
+        if settings.webhooks_enabled and isinstance(self.backend, Sync2BooksBackend):
+            url = settings.public_url + WEBHOOK_PATH.format(source=SYNC2BOOKS)
+            subscriber = WebhookSubscriber(self.db, self.backend, Sealer(settings.token_encryption_key), url)
+            secrets[SYNC2BOOKS] = subscriber.secret
+        if settings.codat_webhook_secret is not None and settings.sync_backend == "codat":
+            codat_secret = settings.codat_webhook_secret.get_secret_value()
+
+            async def codat() -> str | None:
+                return codat_secret
+
+            secrets[CODAT] = codat
+        inbox = WebhookInbox(self.db, self.backend, self.batches, self.watcher, self.pace, secrets)
+        return subscriber, inbox
+
+    def _paced(self, look: str, job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+        async def paced() -> None:
+            if self.pace.due(look):
+                self.pace.looked(found_news=await job() > 0)
+
+        return paced
 
     @staticmethod
     async def _on_listener_error(error: Exception, body: dict[str, Any]) -> None:
@@ -212,6 +246,8 @@ class BotRuntime:
                     return JSONResponse({"error": "invalid_request"}, status_code=401)
                 return await slack_handler.handle(request)
 
+        add_webhook_routes(app, self.inbox)
+
         @app.get("/healthz")
         async def healthz() -> JSONResponse:
             return JSONResponse({"ok": True, "mode": "socket" if self.settings.socket_mode else "http"})
@@ -225,10 +261,16 @@ class BotRuntime:
         if self.sandbox is not None:
             await self.sandbox.start()
         interval = self.settings.poll_interval_seconds
-        self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
+        self.jobs.every(interval, self._paced("connections", self.watcher.watch_connections), "watch_connections")
         self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
         self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, "send_expenses")
-        self.jobs.every(interval, self.batches.watch_sync_batches, "watch_sync_batches")
+        self.jobs.every(interval, self._paced("batches", self.batches.watch_sync_batches), "watch_sync_batches")
+        if self.subscriber is not None:
+            try:
+                await self.subscriber.ensure()
+            except Sync2BooksError as exc:
+                log.warning("could not subscribe to Sync2Books webhooks (%s); trying again every minute", exc)
+                self.jobs.every(SUBSCRIBE_RETRY_SECONDS, self.subscriber.ensure, "subscribe_webhooks", now=False)
         self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, "upload_receipts")
         self.jobs.every(REFERENCE_REFRESH_SECONDS, self._refresh_reference, "refresh_reference_data")
         self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")

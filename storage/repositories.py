@@ -252,6 +252,9 @@ class Deliveries:
         """True the first time a delivery key is seen; a Slack retry of it answers False."""
         return await _insert_new(self.session, ProcessedDelivery, {"key": key, "received_at": utcnow()}, "key")
 
+    async def seen(self, key: str) -> bool:
+        return await self.session.get(ProcessedDelivery, key) is not None
+
     async def forget_older_than(self, moment: datetime) -> int:
         return await _changed(
             self.session, delete(ProcessedDelivery).where(col(ProcessedDelivery.received_at) < moment)

@@ -207,3 +207,15 @@ class WatchCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     position: datetime = _when(nullable=False)
+
+
+class WebhookSubscriptionRecord(SQLModel, table=True):
+    """The bot's subscription to a backend's webhooks: made once, its signing secret kept sealed."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    source: str = Field(primary_key=True, max_length=40)
+    subscription_id: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    secret: str = Field(sa_column=Column(Text, nullable=False))  # bot.sealing: "fernet:…" or "plain:…"
+    created_at: datetime = _when(nullable=False)

@@ -104,6 +104,13 @@ class BatchWatcher:
             self._kick()
         return owed
 
+    async def record(self, batches: list[SyncBatch]) -> int:
+        """What a webhook told: recorded and owed exactly as a look's findings, so the two never both announce."""
+        owed = await self._record(batches)
+        if owed:
+            self._kick()
+        return owed
+
     async def _open_batches(self) -> list[OpenBatch]:
         """Every batch the bot still waits on, one row each (a service that lists per company needs them)."""
         async with self._db.session() as session:

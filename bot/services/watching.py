@@ -85,6 +85,18 @@ class ConnectionWatcher:
             self._kick()
         return owed
 
+    async def look_at(self, company_id: str) -> int:
+        """One look at one company, now (a webhook said its connections changed); the same exactly-once writes."""
+        async with self._db.session() as session:
+            company = await Companies(session).get(company_id)
+            if company is None or not await Companies(session).channels_of(company_id):
+                return 0  # not ours, or nobody would read the news
+            pending = [link for link in await AuthLinks(session).pending() if link.company_id == company_id]
+        owed = await self._record(company, await self._backend.connections(company_id), pending)
+        if owed:
+            self._kick()
+        return owed
+
     async def _record(
         self, company: CompanyRecord, connections: list[ServiceConnection], pending: list[AuthLinkRecord]
     ) -> int:
