@@ -25,7 +25,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.codat_backend import CodatBackend
-from bot.http_routes import add_webhook_routes
+from bot.http_routes import add_operations_routes, add_webhook_routes
+from bot.metrics import MeasuredTransport, SlackRequestMetrics
 from bot.sealing import Sealer
 from bot.services import Services
 from bot.services.access import AccessPolicy
@@ -37,6 +38,7 @@ from bot.services.deliveries import DeliveryLog
 from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
+from bot.services.operations import Operations
 from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
@@ -73,15 +75,22 @@ SUBSCRIBE_RETRY_SECONDS = 60.0
 def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
     if settings.sync_backend == "codat":
         assert settings.codat_api_key is not None  # require_slack() has said so in a sentence
-        return CodatBackend(CodatClient(settings.codat_api_url, settings.codat_api_key.get_secret_value()))
+        measured = MeasuredTransport("codat")
+        return CodatBackend(
+            CodatClient(settings.codat_api_url, settings.codat_api_key.get_secret_value(), transport=measured)
+        )
     key = settings.sync2books_api_key.get_secret_value()
     if sandbox is not None:
-        transport = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)
+        embedded = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)
         return Sync2BooksBackend(
-            Sync2BooksClient(settings.public_url + EMBEDDED_SANDBOX_PATH, key, transport=transport)
+            Sync2BooksClient(
+                settings.public_url + EMBEDDED_SANDBOX_PATH, key, transport=MeasuredTransport("sync2books", embedded)
+            )
         )
     assert settings.sync2books_api_url is not None
-    return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
+    return Sync2BooksBackend(
+        Sync2BooksClient(settings.sync2books_api_url, key, transport=MeasuredTransport("sync2books"))
+    )
 
 
 def _signature_headers_present(request: Request) -> bool:
@@ -247,6 +256,8 @@ class BotRuntime:
                 return await slack_handler.handle(request)
 
         add_webhook_routes(app, self.inbox)
+        add_operations_routes(app, Operations(self.db, self.backend))
+        app.add_middleware(SlackRequestMetrics)
 
         @app.get("/healthz")
         async def healthz() -> JSONResponse:

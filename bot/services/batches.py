@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
+from bot import metrics
 from bot.backend import ExpenseSyncBackend, OpenBatch
 from storage.db import Database
 from storage.repositories import Announcements
@@ -102,11 +103,12 @@ class BatchWatcher:
             await self._move_cursor(max(listed))
         if owed:
             self._kick()
+        metrics.look_finished("batches")
         return owed
 
     async def record(self, batches: list[SyncBatch]) -> int:
         """What a webhook told: recorded and owed exactly as a look's findings, so the two never both announce."""
-        owed = await self._record(batches)
+        owed = await self._record(batches, source="webhook")
         if owed:
             self._kick()
         return owed
@@ -154,12 +156,13 @@ class BatchWatcher:
             elif cursor.position < position:
                 cursor.position = position
 
-    async def _record(self, batches: list[SyncBatch]) -> int:
+    async def _record(self, batches: list[SyncBatch], source: str = "look") -> int:
         if not batches:
             return 0
         by_id = {b.id: b for b in batches}  # a batch listed twice: its latest state wins
         outcomes: dict[str, list[tuple[ExpenseRecord, BatchExpense, SyncBatch]]] = {}
         changed: list[str] = []
+        lagged: set[str] = set()  # batches whose end this call is the first to record
         owed = 0
         async with self._db.session() as session:
             ids = list(by_id)
@@ -174,6 +177,10 @@ class BatchWatcher:
                 if item is None:
                     continue
                 if record.status != item.status.value:
+                    if batch.status.is_terminal and batch.id not in lagged:
+                        lagged.add(batch.id)
+                        ended = batch.completed_at or batch.updated_at
+                        metrics.WATCHER_LAG.labels(source).observe(max(0.0, (utcnow() - ended).total_seconds()))
                     changed.append(record.id)
                     moves.append(
                         {

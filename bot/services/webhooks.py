@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
+from bot.logs import log_context
 from bot.sealing import SEALED, Sealer, SealError
 from bot.services.batches import BatchWatcher
 from bot.services.pacing import LookPace
@@ -183,9 +184,13 @@ class WebhookInbox:
             log.info("ignored a Sync2Books webhook of unknown type %r", event.type[:60])
             return False
         if kind == WebhookEventType.CONNECTION_STATUS_CHANGED:
-            await self._connections.look_at(event.connection().company_id)
+            company_id = event.connection().company_id
+            with log_context(company_id=company_id):
+                await self._connections.look_at(company_id)
         else:
-            await self._batches.record([event.batch()])
+            batch = event.batch()
+            with log_context(company_id=batch.company_id):
+                await self._batches.record([batch])
         return True
 
     async def _codat(self, body: Any) -> bool:
