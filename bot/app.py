@@ -38,6 +38,7 @@ from bot.services.deliveries import DeliveryLog
 from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
+from bot.services.leases import LookLeases
 from bot.services.operations import Operations
 from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
@@ -208,6 +209,7 @@ class BotRuntime:
         register_all(self.bolt, self.services)
         self.bolt.error(self._on_listener_error)
         self.pace = LookPace()
+        self.leases = LookLeases(self.db, settings.poll_interval_seconds)
         self.subscriber, self.inbox = self._webhooks()
         self.http_app = self._http_app()
 
@@ -231,9 +233,12 @@ class BotRuntime:
         return subscriber, inbox
 
     def _paced(self, look: str, job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+        """The look, less often while webhooks flow, and made by one process per cycle among all of them."""
+
         async def paced() -> None:
-            if self.pace.due(look):
+            if self.pace.due(look) and await self.leases.take(look):
                 self.pace.looked(found_news=await job() > 0)
+                await self.leases.keep(look)
 
         return paced
 
@@ -294,6 +299,7 @@ class BotRuntime:
 
     async def stop(self) -> None:
         await self.jobs.stop()
+        await self.leases.release()
         await self.reference.settle()
         await self.backend.aclose()
         if self.sandbox is not None:

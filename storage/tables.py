@@ -219,3 +219,13 @@ class WebhookSubscriptionRecord(SQLModel, table=True):
     url: str = Field(max_length=2000)
     secret: str = Field(sa_column=Column(Text, nullable=False))  # bot.sealing: "fernet:…" or "plain:…"
     created_at: datetime = _when(nullable=False)
+
+
+class WatchLease(SQLModel, table=True):
+    """Which process makes a scheduled look this cycle: the others skip it while the lease runs."""
+
+    __tablename__ = "watch_leases"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=64)
+    lease_until: datetime = _when(nullable=False)

@@ -1,4 +1,4 @@
-"""webhook subscriptions
+"""webhook subscriptions and watch leases
 
 Revision ID: 0005
 Revises: 0004
@@ -28,7 +28,15 @@ def upgrade() -> None:
         sa.Column("created_at", storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source"),
     )
+    op.create_table(
+        "watch_leases",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=False),
+        sa.Column("lease_until", storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("watch_leases")
     op.drop_table("webhook_subscriptions")
