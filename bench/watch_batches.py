@@ -188,8 +188,6 @@ async def delays(
     Scheduled as the bot schedules them: the watcher every POLL seconds on a fixed rate, the sender as soon
     as the watcher owes something (the bot's kick) and every second besides.
     """
-    from sqlalchemy import func, select
-
     owed = asyncio.Event()
     done = asyncio.Event()
 
@@ -210,14 +208,7 @@ async def delays(
 
     async def until_all_sent() -> None:
         while True:
-            async with db.session() as session:
-                finished = (
-                    await session.execute(select(func.count()).where(Announcement.key.like("outcome:%")))  # type: ignore[attr-defined]
-                ).scalar_one()
-                unsent = (
-                    await session.execute(select(func.count()).where(Announcement.state.in_(["pending", "sending"])))  # type: ignore[attr-defined]
-                ).scalar_one()
-            if finished >= count and unsent == 0:
+            if await all_sent(db, count):
                 done.set()
                 return
             await asyncio.sleep(0.5)
@@ -226,10 +217,29 @@ async def delays(
     workers = [asyncio.create_task(watching()), asyncio.create_task(sending())]
     await asyncio.wait_for(until_all_sent(), timeout=30 * 60)
     await asyncio.gather(*workers)
+    return await outcome_delays(client, db)
+
+
+async def all_sent(db: Database, count: int) -> bool:
+    """Every one of ``count`` outcomes owed, and nothing left to send."""
+    from sqlalchemy import func, select
+
+    async with db.session() as session:
+        finished = (
+            await session.execute(select(func.count()).where(Announcement.key.like("outcome:%")))  # type: ignore[attr-defined]
+        ).scalar_one()
+        unsent = (
+            await session.execute(select(func.count()).where(Announcement.state.in_(["pending", "sending"])))  # type: ignore[attr-defined]
+        ).scalar_one()
+    return bool(finished >= count and unsent == 0)
+
+
+async def outcome_delays(client: SandboxClient, db: Database) -> list[float]:
+    """Each outcome's delay: its announcement's sent_at (or its summary's) minus its batch's completedAt."""
+    from sqlalchemy import select
+
     completed = {b.id: b.completed_at async for b in client.iter_sync_batches()}
     async with db.session() as session:
-        from sqlalchemy import select
-
         rows = list((await session.execute(select(Announcement))).scalars())
     sent_at: dict[str, datetime] = {}
     for row in rows:
@@ -284,6 +294,114 @@ async def run(size: int, work: Path, fake: FakeSlack) -> dict[str, Any]:
         process.wait(timeout=30)
 
 
+# --------------------------------------------------------------------------- webhooks against polling
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)] if ordered else math.nan
+
+
+async def scrape(http: httpx.AsyncClient, url: str) -> dict[str, float]:
+    """The few figures of /metrics this benchmark follows: outbox depth, watcher lag observed, webhooks taken."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted: dict[str, float] = {"outbox": 0.0, "lag_count": 0.0, "lag_sum": 0.0, "webhooks": 0.0}
+    text = (await http.get(f"{url}/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "sync2books_bot_outbox_depth" and sample.labels.get("outbox") == "announcements":
+                wanted["outbox"] = sample.value
+            elif sample.name == "sync2books_bot_watcher_lag_seconds_count":
+                wanted["lag_count"] += sample.value
+            elif sample.name == "sync2books_bot_watcher_lag_seconds_sum":
+                wanted["lag_sum"] += sample.value
+            elif sample.name == "sync2books_bot_webhooks_total" and sample.labels.get("outcome") == "accepted":
+                wanted["webhooks"] += sample.value
+    return wanted
+
+
+async def delivery_race(size: int, work: Path, fake: FakeSlack, *, webhooks: bool) -> dict[str, Any]:
+    """The real bot (BotServer, this process) against a sandbox process: outcomes by webhook, or by looks alone.
+
+    Looks run at the default interval (10 s) in both; with webhooks they also go on, slower.
+    """
+    from bot.runner import BotServer
+    from bot.settings import Settings
+
+    name = "webhooks" if webhooks else "polling"
+    process, url = start_sandbox(work / f"sandbox-{name}-{size}.sqlite3")
+    client = SandboxClient(url, KEY, retry=RetryPolicy(max_retries=8, backoff_base=0.05))
+    database_url = f"sqlite:///{work / f'bot-{name}-{size}.sqlite3'}"
+    db = Database(database_url)
+    port = free_port()
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": "bench-signing-secret",
+        "slack_api_url": fake.api_url,
+        "sync2books_api_url": url,
+        "sync2books_api_key": KEY,
+        "database_url": database_url,
+        "port": port,
+    }
+    if webhooks:
+        values["public_url"] = f"http://127.0.0.1:{port}"
+    try:
+        await db.upgrade()
+        await seed(client, db, size)
+        server = BotServer(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+        ready = asyncio.Event()
+        serving = asyncio.create_task(server.serve(on_ready=lambda _: ready.set()))
+        await asyncio.wait_for(ready.wait(), 60)
+        scrapes: list[dict[str, float]] = []
+        began = time.perf_counter()
+        async with httpx.AsyncClient(timeout=30) as http:
+            await client.configure_sandbox(processing_delay_ms=0)
+            while not await all_sent(db, size):
+                scrapes.append(await scrape(http, server.url))
+                await asyncio.sleep(1.0)
+            scrapes.append(await scrape(http, server.url))
+        took = time.perf_counter() - began
+        server.request_stop()
+        await serving
+        waited = await outcome_delays(client, db)
+        return {"size": size, "mode": name, "delays": waited, "took": took, "scrapes": scrapes, "rss": peak_rss_mb()}
+    finally:
+        await client.aclose()
+        await db.dispose()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def race_report(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| open batches | outcomes told by | delay p50 | delay p95 | all told in | peak outbox | webhooks taken |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in results:
+        waited, scrapes = result["delays"], result["scrapes"]
+        lines.append(
+            f"| {result['size']:,} | {result['mode']} | {percentile(waited, 0.5):.2f} s | "
+            f"{percentile(waited, 0.95):.2f} s | {result['took']:.0f} s | "
+            f"{max(s['outbox'] for s in scrapes):.0f} | {scrapes[-1]['webhooks']:.0f} |"
+        )
+    for result in results:
+        trail = ", ".join(
+            f"{s['outbox']:.0f}/{s['lag_count']:.0f}"
+            for s in result["scrapes"][:: max(1, len(result["scrapes"]) // 12)]
+        )
+        lines.append(f"- /metrics during {result['mode']} at {result['size']:,} (outbox depth/lags observed): {trail}")
+    return lines
+
+
 def report(result: dict[str, Any]) -> list[str]:
     size, naive, ours, idle = result["size"], result["naive"], result["ours"], result["idle"]
     waited = result["delays"]
@@ -308,10 +426,20 @@ def report(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def main(sizes: list[int]) -> None:
+async def main(sizes: list[int], *, race: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch, FakeSlack() as fake:
         for n in range(COMPANIES):
             fake.add_channel(f"C{n:04d}", name=f"bench-{n}")
+        if race:
+            print(f"# watch_batches --race — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
+            results = []
+            for size in sizes:
+                for webhooks in (False, True):
+                    results.append(await delivery_race(size, Path(scratch), fake, webhooks=webhooks))
+                    print("\n".join(race_report(results[-1:])), flush=True)
+            print("\n".join(race_report(results)))
+            print(f"- peak RSS of this process (bot side and fake Slack): {peak_rss_mb():.0f} MB")
+            return
         print(
             f"# watch_batches — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, poll {POLL_SECONDS} s"
         )
@@ -323,4 +451,7 @@ async def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main([int(arg) for arg in sys.argv[1:]] or [1_000, 10_000]))
+    arguments = sys.argv[1:]
+    race = "--race" in arguments
+    asked = [int(arg) for arg in arguments if arg != "--race"]
+    asyncio.run(main(asked or ([1_000] if race else [1_000, 10_000]), race=race))

@@ -25,6 +25,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.codat_backend import CodatBackend
+from bot.http_routes import add_operations_routes, add_webhook_routes
+from bot.metrics import MeasuredTransport, SlackRequestMetrics
+from bot.sealing import Sealer
 from bot.services import Services
 from bot.services.access import AccessPolicy
 from bot.services.announcements import AnnouncementSender
@@ -35,9 +38,13 @@ from bot.services.deliveries import DeliveryLog
 from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
+from bot.services.leases import LookLeases
+from bot.services.operations import Operations
+from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher
+from bot.services.webhooks import CODAT, SYNC2BOOKS, WEBHOOK_PATH, WebhookInbox, WebhookSubscriber
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
 from bot.slack_http import SlackEndpoint
@@ -47,6 +54,7 @@ from handlers.payloads import UNREADABLE
 from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
+from sync2books.errors import Sync2BooksError
 from sync2books.sandbox.app import Sandbox
 
 log = logging.getLogger(__name__)
@@ -64,20 +72,28 @@ logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietAboutOurClient())
 SEND_EVERY_SECONDS = 1.0
 REFERENCE_REFRESH_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
+SUBSCRIBE_RETRY_SECONDS = 60.0
 
 
 def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
     if settings.sync_backend == "codat":
         assert settings.codat_api_key is not None  # require_slack() has said so in a sentence
-        return CodatBackend(CodatClient(settings.codat_api_url, settings.codat_api_key.get_secret_value()))
+        measured = MeasuredTransport("codat")
+        return CodatBackend(
+            CodatClient(settings.codat_api_url, settings.codat_api_key.get_secret_value(), transport=measured)
+        )
     key = settings.sync2books_api_key.get_secret_value()
     if sandbox is not None:
-        transport = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)
+        embedded = httpx.ASGITransport(app=sandbox.app, root_path=EMBEDDED_SANDBOX_PATH)
         return Sync2BooksBackend(
-            Sync2BooksClient(settings.public_url + EMBEDDED_SANDBOX_PATH, key, transport=transport)
+            Sync2BooksClient(
+                settings.public_url + EMBEDDED_SANDBOX_PATH, key, transport=MeasuredTransport("sync2books", embedded)
+            )
         )
     assert settings.sync2books_api_url is not None
-    return Sync2BooksBackend(Sync2BooksClient(settings.sync2books_api_url, key))
+    return Sync2BooksBackend(
+        Sync2BooksClient(settings.sync2books_api_url, key, transport=MeasuredTransport("sync2books"))
+    )
 
 
 def open_database(settings: Settings) -> Database:
@@ -199,7 +215,39 @@ class BotRuntime:
         )
         register_all(self.bolt, self.services)
         self.bolt.error(self._on_listener_error)
+        self.pace = LookPace()
+        self.leases = LookLeases(self.db, settings.poll_interval_seconds)
+        self.subscriber, self.inbox = self._webhooks()
         self.http_app = self._http_app()
+
+    def _webhooks(self) -> tuple[WebhookSubscriber | None, WebhookInbox]:
+        """Webhooks from Sync2Books when PUBLIC_URL says where it can reach us; Codat's when its secret is set."""
+        settings = self.settings
+        secrets: dict[str, Callable[[], Awaitable[str | None]]] = {}
+        subscriber = None
+        if settings.webhooks_enabled and isinstance(self.backend, Sync2BooksBackend):
+            url = settings.public_url + WEBHOOK_PATH.format(source=SYNC2BOOKS)
+            subscriber = WebhookSubscriber(self.db, self.backend, Sealer(settings.token_encryption_key), url)
+            secrets[SYNC2BOOKS] = subscriber.secret
+        if settings.codat_webhook_secret is not None and settings.sync_backend == "codat":
+            codat_secret = settings.codat_webhook_secret.get_secret_value()
+
+            async def codat() -> str | None:
+                return codat_secret
+
+            secrets[CODAT] = codat
+        inbox = WebhookInbox(self.db, self.backend, self.batches, self.watcher, self.pace, secrets)
+        return subscriber, inbox
+
+    def _paced(self, look: str, job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
+        """The look, less often while webhooks flow, and made by one process per cycle among all of them."""
+
+        async def paced() -> None:
+            if self.pace.due(look) and await self.leases.take(look):
+                self.pace.looked(found_news=await job() > 0)
+                await self.leases.keep(look)
+
+        return paced
 
     @staticmethod
     async def _on_listener_error(
@@ -222,6 +270,10 @@ class BotRuntime:
             async def slack_events(request: Request) -> Response:
                 return await endpoint.handle(request)
 
+        add_webhook_routes(app, self.inbox)
+        add_operations_routes(app, Operations(self.db, self.backend))
+        app.add_middleware(SlackRequestMetrics)
+
         @app.get("/healthz")
         async def healthz() -> JSONResponse:
             return JSONResponse({"ok": True, "mode": "socket" if self.settings.socket_mode else "http"})
@@ -234,13 +286,22 @@ class BotRuntime:
         await self.db.upgrade()
         if self.sandbox is not None:
             await self.sandbox.start()
+        self._subscribed = self.subscriber is None
+        if self.subscriber is not None:
+            try:
+                await self.subscriber.ensure()
+                self._subscribed = True
+            except Sync2BooksError as exc:
+                log.warning("could not subscribe to Sync2Books webhooks (%s); trying again every minute", exc)
 
     def start_jobs(self) -> None:
         interval = self.settings.poll_interval_seconds
-        self.jobs.every(interval, self.watcher.watch_connections, "watch_connections")
+        self.jobs.every(interval, self._paced("connections", self.watcher.watch_connections), "watch_connections")
         self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
         self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, "send_expenses")
-        self.jobs.every(interval, self.batches.watch_sync_batches, "watch_sync_batches")
+        self.jobs.every(interval, self._paced("batches", self.batches.watch_sync_batches), "watch_sync_batches")
+        if self.subscriber is not None and not self._subscribed:
+            self.jobs.every(SUBSCRIBE_RETRY_SECONDS, self.subscriber.ensure, "subscribe_webhooks", now=False)
         self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, "upload_receipts")
         self.jobs.every(REFERENCE_REFRESH_SECONDS, self._refresh_reference, "refresh_reference_data")
         self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")
@@ -253,6 +314,7 @@ class BotRuntime:
 
     async def stop(self) -> None:
         await self.jobs.stop()
+        await self.leases.release()
         await self.reference.settle()
         await self.backend.aclose()
         if self.sandbox is not None:

@@ -262,6 +262,15 @@ class Sync2BooksBackend:
     ) -> Attachment:
         return await self.client.upload_attachment(connection_id, expense_id, file_name, content, content_type)
 
+    async def subscribe_webhooks(self, url: str) -> tuple[str, str]:
+        """Subscribe ``url`` to every event; answers (subscription id, signing secret)."""
+        created = await self.client.create_webhook(url)
+        assert created.secret is not None  # the contract shows it in this answer
+        return created.id, created.secret
+
+    async def unsubscribe_webhooks(self, subscription_id: str) -> None:
+        await self.client.delete_webhook(subscription_id)
+
     async def ping(self) -> str:
         page = await self.client.list_companies(page=1, page_size=1)
         return f"{page.total} compan{'y' if page.total == 1 else 'ies'} on this API key"

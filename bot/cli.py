@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, StartError, load_settings, variables_help
 from sync2books.sandbox.server import PortUnavailableError, serve_sandbox
 
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.runner import check, run_bot, upgrade_database
 
         settings = load_settings()
+        configure_logging(settings.log_format)
         if args.command == "check":
             settings.require_slack()
             return 0 if asyncio.run(check(settings, _say)) else 1

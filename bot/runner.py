@@ -133,7 +133,10 @@ class BotServer:
         # With PORT=0 the links the sandbox hands out must carry the port actually bound.
         self.settings = settings.model_copy(update={"port": self._sock.getsockname()[1]})
         self.runtime = BotRuntime(self.settings)
-        config = uvicorn.Config(self.runtime.http_app, log_level="warning", access_log=False, lifespan="off")
+        # log_config=None: uvicorn's lines go through the root logger, so LOG_FORMAT=json covers them too.
+        config = uvicorn.Config(
+            self.runtime.http_app, log_level="warning", access_log=False, lifespan="off", log_config=None
+        )
         self._server = _Server(config)
         self._socket_mode: AsyncSocketModeHandler | None = None
         self._quiet = _QuietFirstConnect()

@@ -107,6 +107,17 @@ class Settings(BaseSettings):
         frozenset(),
         description="comma-separated Slack user ids allowed to administer besides workspace admins and owners",
     )
+    # Read as PUBLIC_URL; ``public_url`` below is what it means (this machine's address when unset).
+    public_url_setting: str | None = Field(
+        default=None,
+        validation_alias="public_url",
+        description="where Slack, browsers and Sync2Books reach this bot (https://bot.example.com); enables webhooks",
+    )
+    token_encryption_key: SecretStr | None = Field(
+        None, description="Fernet key(s), comma-separated, the first encrypts; stored webhook secrets are encrypted"
+    )
+    codat_webhook_secret: SecretStr | None = Field(None, description="verifies Codat's webhooks (whsec_…)")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json: one object a line")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -125,12 +136,41 @@ class Settings(BaseSettings):
         assert checked is not None
         return checked
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "codat_api_key", mode="before")
+    @field_validator("codat_webhook_secret")
+    @classmethod
+    def _codat_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _prefixed(value, ("whsec_",))
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet
+
+            try:
+                for key in value.get_secret_value().split(","):
+                    Fernet(key.strip())
+            except ValueError:
+                raise ValueError(
+                    "must be one or more Fernet keys, comma-separated (32 url-safe base64-encoded bytes each)"
+                ) from None
+        return value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "codat_api_key",
+        "token_encryption_key",
+        "codat_webhook_secret",
+        "public_url_setting",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("sync2books_api_url", "slack_api_url", "codat_api_url")
+    @field_validator("sync2books_api_url", "slack_api_url", "codat_api_url", "public_url_setting")
     @classmethod
     def _urls(cls, value: str | None) -> str | None:
         return _url(value)
@@ -182,9 +222,16 @@ class Settings(BaseSettings):
 
     @property
     def public_url(self) -> str:
-        """Where this process's HTTP server is reached from this machine."""
+        """Where Slack, browsers and Sync2Books reach this bot: PUBLIC_URL, or this machine's HTTP server."""
+        if self.public_url_setting is not None:
+            return self.public_url_setting.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - a comparison
         return f"http://{host}:{self.port}"
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """Only a PUBLIC_URL says the backend can reach us; the default address may be this machine's alone."""
+        return self.public_url_setting is not None
 
     @property
     def effective_database_url(self) -> str:
@@ -202,7 +249,15 @@ class Settings(BaseSettings):
             raise ConfigError("CODAT_API_KEY is required when SYNC_BACKEND is codat.")
 
 
-_SECRET = {"slack_bot_token", "slack_signing_secret", "slack_app_token", "sync2books_api_key", "codat_api_key"}
+_SECRET = {
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "sync2books_api_key",
+    "codat_api_key",
+    "token_encryption_key",
+    "codat_webhook_secret",
+}
 
 
 def _sentence(error: ErrorDetails) -> str:
@@ -217,7 +272,7 @@ def _sentence(error: ErrorDetails) -> str:
     elif kind in ("greater_than", "less_than"):
         message = "must be more than 0 and at most 3600 seconds"
     elif kind == "literal_error":
-        message = "must be sync2books or codat"
+        message = "must be text or json" if field == "log_format" else "must be sync2books or codat"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
     if field in _SECRET:
@@ -254,7 +309,7 @@ def variables_help() -> str:
         shown = "" if default is None or isinstance(default, SecretStr) else f" (default: {_default_shown(default)})"
         lines.append(
             textwrap.fill(
-                f"{field.upper():<23}{info.description}{shown}",
+                f"{str(info.validation_alias or field).upper():<23}{info.description}{shown}",
                 width=118,
                 initial_indent="  ",
                 subsequent_indent=" " * 25,

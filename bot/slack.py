@@ -14,11 +14,11 @@ import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics import CountedRateLimitRetries
 from bot.ports import DeliveryFailed, FileUnavailable, SlackFile, SlackUser
 from handlers import blocks
 
@@ -37,7 +37,7 @@ def web_client(token: str, base_url: str) -> AsyncWebClient:
     client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
     client.retry_handlers.extend(
         [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            CountedRateLimitRetries(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=3),
             AsyncConnectionErrorRetryHandler(max_retry_count=3),
         ]

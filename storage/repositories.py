@@ -23,6 +23,7 @@ from storage.tables import (
     CompanyRecord,
     ConnectionRecord,
     ProcessedDelivery,
+    WatchLease,
     utcnow,
 )
 
@@ -252,7 +253,34 @@ class Deliveries:
         """True the first time a delivery key is seen; a Slack retry of it answers False."""
         return await _insert_new(self.session, ProcessedDelivery, {"key": key, "received_at": utcnow()}, "key")
 
+    async def seen(self, key: str) -> bool:
+        return await self.session.get(ProcessedDelivery, key) is not None
+
     async def forget_older_than(self, moment: datetime) -> int:
         return await _changed(
             self.session, delete(ProcessedDelivery).where(col(ProcessedDelivery.received_at) < moment)
         )
+
+
+class Leases:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def take(self, name: str, holder: str, until: datetime) -> bool:
+        """Hold ``name`` until ``until`` if it is free, run out, or already ours; False if another holds it."""
+        values = {"name": name, "holder": holder, "lease_until": until}
+        if await _insert_new(self.session, WatchLease, values, "name"):
+            return True
+        statement = (
+            update(WatchLease)
+            .where(
+                col(WatchLease.name) == name,
+                or_(col(WatchLease.lease_until) < utcnow(), col(WatchLease.holder) == holder),
+            )
+            .values(holder=holder, lease_until=until)
+        )
+        return await _changed(self.session, statement) == 1
+
+    async def release_all(self, holder: str) -> None:
+        statement = update(WatchLease).where(col(WatchLease.holder) == holder).values(lease_until=utcnow())
+        await self.session.execute(statement)

@@ -207,3 +207,25 @@ class WatchCursor(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     position: datetime = _when(nullable=False)
+
+
+class WebhookSubscriptionRecord(SQLModel, table=True):
+    """The bot's subscription to a backend's webhooks: made once, its signing secret kept sealed."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    source: str = Field(primary_key=True, max_length=40)
+    subscription_id: str = Field(max_length=64)
+    url: str = Field(max_length=2000)
+    secret: str = Field(sa_column=Column(Text, nullable=False))  # bot.sealing: "fernet:…" or "plain:…"
+    created_at: datetime = _when(nullable=False)
+
+
+class WatchLease(SQLModel, table=True):
+    """Which process makes a scheduled look this cycle: the others skip it while the lease runs."""
+
+    __tablename__ = "watch_leases"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=64)
+    lease_until: datetime = _when(nullable=False)

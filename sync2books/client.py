@@ -53,6 +53,9 @@ from sync2books.models import (
     SyncBatch,
     TaxRate,
     TrackingCategory,
+    WebhookEventType,
+    WebhookSubscription,
+    WebhookSubscriptionCreate,
     WireModel,
 )
 
@@ -464,6 +467,20 @@ class Sync2BooksClient(RetryingClient):
             if last != cursor:
                 cursor, given_at_cursor = last, set()
             given_at_cursor.update(b.id for b in fresh if b.updated_at == cursor)
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def create_webhook(self, url: str, events: Sequence[WebhookEventType] | None = None) -> WebhookSubscription:
+        """Subscribe ``url``; the answer carries the signing secret, which is never shown again."""
+        body = WebhookSubscriptionCreate(url=url, events=list(events) if events else None)
+        # Not retried after it may have been handled: a second POST would make a second subscription.
+        return await self._send("POST", "/webhooks", WebhookSubscription, body, idempotent=False)
+
+    async def list_webhooks(self) -> list[WebhookSubscription]:
+        return (await self._get("/webhooks", Results[WebhookSubscription])).results
+
+    async def delete_webhook(self, subscription_id: str) -> None:
+        await self.request("DELETE", f"/webhooks/{subscription_id}", idempotent=True)
 
 
 def _batch_filters(

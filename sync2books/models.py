@@ -565,6 +565,80 @@ class SyncBatch(WireModel):
     expenses: list[BatchExpense]
 
 
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEventType(StrEnum):
+    SYNC_BATCH_COMPLETED = "sync_batch.completed"
+    SYNC_BATCH_PARTIALLY_FAILED = "sync_batch.partially_failed"
+    SYNC_BATCH_FAILED = "sync_batch.failed"
+    CONNECTION_STATUS_CHANGED = "connection.status_changed"
+
+
+BATCH_EVENT_TYPES: dict[BatchStatus, WebhookEventType] = {
+    BatchStatus.COMPLETED: WebhookEventType.SYNC_BATCH_COMPLETED,
+    BatchStatus.PARTIALLY_FAILED: WebhookEventType.SYNC_BATCH_PARTIALLY_FAILED,
+    BatchStatus.FAILED: WebhookEventType.SYNC_BATCH_FAILED,
+}
+
+# The contract's retry schedule after a failed delivery, in seconds; then the delivery is given up.
+WEBHOOK_RETRY_SECONDS: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+# A delivery answered later than this counts as failed.
+WEBHOOK_TIMEOUT_SECONDS = 15.0
+
+
+def _webhook_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("not_a_url", "must be an http:// or https:// URL")
+    url = value.strip()
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or len(url) > 2000:
+        raise PydanticCustomError("not_a_url", "must be an http:// or https:// URL")
+    return url
+
+
+class WebhookSubscriptionCreate(WireModel):
+    url: Annotated[str, BeforeValidator(_webhook_url)]
+    # None or left out: every event.
+    events: Annotated[list[WebhookEventType], Field(min_length=1)] | None = None
+
+
+class WebhookSubscription(WireModel):
+    id: str
+    url: str
+    events: list[WebhookEventType]
+    created_at: datetime
+    # Only in the answer to POST /webhooks: the one time the secret is shown.
+    secret: str | None = None
+
+
+class ConnectionChange(Connection):
+    """``connection.status_changed`` data: the connection now, and the status it left (None: it is new)."""
+
+    previous_status: ConnectionStatus | None = None
+
+
+class WebhookEvent(WireModel):
+    """One delivery's body; ``data`` is the state at ``timestamp`` (read it with ``batch`` or ``connection``)."""
+
+    type: str  # kept as text: a receiver must be able to tell an unknown type from a broken body
+    timestamp: datetime
+    data: dict[str, Any]
+
+    @property
+    def known_type(self) -> WebhookEventType | None:
+        try:
+            return WebhookEventType(self.type)
+        except ValueError:
+            return None
+
+    def batch(self) -> SyncBatch:
+        return SyncBatch.model_validate(self.data)
+
+    def connection(self) -> ConnectionChange:
+        return ConnectionChange.model_validate(self.data)
+
+
 # --------------------------------------------------------------------------- sandbox-only
 
 
@@ -573,6 +647,9 @@ class SandboxSettings(WireModel):
     latency_ms: int = 0
     error_rate: float = 0.0
     rate_limit_per_minute: int | None = None
+    webhook_delay_ms: int = 0
+    webhook_failure_rate: float = 0.0
+    webhook_retry_scale: float = 1.0
 
 
 class SandboxSettingsUpdate(WireModel):
@@ -583,6 +660,10 @@ class SandboxSettingsUpdate(WireModel):
     # A share, not money: a float is the honest type here.
     error_rate: Annotated[float, Field(ge=0, le=1, strict=False)] | None = None
     rate_limit_per_minute: Annotated[StrictInt, Field(ge=1)] | None = None
+    webhook_delay_ms: Annotated[StrictInt, Field(ge=0, le=600_000)] | None = None
+    webhook_failure_rate: Annotated[float, Field(ge=0, le=1, strict=False)] | None = None
+    # 0.001 turns the five-minute retry into 0.3 s; above 1 stretches the schedule.
+    webhook_retry_scale: Annotated[float, Field(gt=0, le=100, strict=False)] | None = None
 
 
 class SandboxConnectionStatus(WireModel):

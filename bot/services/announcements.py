@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from bot import metrics
 from bot.ports import DeliveryFailed, Notifier
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks
@@ -89,7 +90,9 @@ class AnnouncementSender:
                 if failure.permanent or announcement.attempts >= MAX_ATTEMPTS:
                     log.error("giving up on %s in %s: %s", announcement.kind, channel, failure.reason)
                     await Announcements(session).give_up(key)
+                    metrics.ANNOUNCEMENTS.labels("failed").inc()
                 else:
+                    metrics.ANNOUNCEMENTS.labels("retried").inc()
                     log.warning(
                         "could not post %s in %s (%s); will try again", announcement.kind, channel, failure.reason
                     )
@@ -97,6 +100,7 @@ class AnnouncementSender:
             return 0
         async with self._db.session() as session:
             await Announcements(session).sent(key, ts)
+        metrics.ANNOUNCEMENTS.labels("sent").inc()
         if kind in self._after_send:
             await self._after_send[kind](payload, ts)
         return 1

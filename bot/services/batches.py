@@ -8,6 +8,7 @@ after what it covers is recorded, so a restart or an API fault never loses a tra
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
+from bot import metrics
 from bot.backend import ExpenseSyncBackend, OpenBatch
 from storage.db import Database
 from storage.repositories import Announcements
@@ -33,6 +35,8 @@ SUMMARY_AT = 3
 ASK_DIRECTLY_AFTER = timedelta(minutes=5)
 TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
 MAX_SKIPPED_LOOKS = 8
+# Webhook deliveries arriving within this long of each other are recorded in one go.
+GATHER_SECONDS = 0.05
 
 WHAT_TO_DO = {
     "account_not_found": "Choose an account that exists in the books.",
@@ -73,6 +77,8 @@ class BatchWatcher:
         self._kick = kick
         self._failures = 0
         self._skip = 0
+        self._waiting: list[tuple[list[SyncBatch], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def watch_sync_batches(self) -> int:
         """One look; answers how many messages it came to owe."""
@@ -102,7 +108,37 @@ class BatchWatcher:
             await self._move_cursor(max(listed))
         if owed:
             self._kick()
+        metrics.look_finished("batches")
         return owed
+
+    async def record(self, batches: list[SyncBatch]) -> None:
+        """What a webhook told: recorded and owed exactly as a look's findings, so the two never both announce.
+
+        Deliveries arriving together are recorded together (one unit of work for all, and one summary for a
+        channel where several end at once); each caller returns once its batches are recorded.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((batches, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(GATHER_SECONDS)
+            taken, self._waiting = self._waiting, []
+            try:
+                owed = await self._record([b for batches, _ in taken for b in batches], source="webhook")
+            except Exception as exc:  # each caller hears it and answers the sender so that it retries
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            if owed:
+                self._kick()
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
 
     async def _open_batches(self) -> list[OpenBatch]:
         """Every batch the bot still waits on, one row each (a service that lists per company needs them)."""
@@ -147,12 +183,13 @@ class BatchWatcher:
             elif cursor.position < position:
                 cursor.position = position
 
-    async def _record(self, batches: list[SyncBatch]) -> int:
+    async def _record(self, batches: list[SyncBatch], source: str = "look") -> int:
         if not batches:
             return 0
         by_id = {b.id: b for b in batches}  # a batch listed twice: its latest state wins
         outcomes: dict[str, list[tuple[ExpenseRecord, BatchExpense, SyncBatch]]] = {}
         changed: list[str] = []
+        lagged: set[str] = set()  # batches whose end this call is the first to record
         owed = 0
         async with self._db.session() as session:
             ids = list(by_id)
@@ -167,6 +204,10 @@ class BatchWatcher:
                 if item is None:
                     continue
                 if record.status != item.status.value:
+                    if batch.status.is_terminal and batch.id not in lagged:
+                        lagged.add(batch.id)
+                        ended = batch.completed_at or batch.updated_at
+                        metrics.WATCHER_LAG.labels(source).observe(max(0.0, (utcnow() - ended).total_seconds()))
                     changed.append(record.id)
                     moves.append(
                         {

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.backend import ExpenseSyncBackend, ServiceConnection
+from bot.logs import log_context
 from bot.services.connections import DISCONNECTING, FOR_CONNECTION, signature
 from bot.services.observed import connection_record
 from bot.software import SoftwareCatalog
@@ -73,14 +75,28 @@ class ConnectionWatcher:
         for company in companies:
             if not self._backoff.due(company.id):
                 continue
-            try:
-                connections = await self._backend.connections(company.id)
-            except Sync2BooksError as exc:
-                self._backoff.failed(company.id)
-                log.warning("could not look at %s's connections (%s); trying again later", company.name, exc)
-                continue
-            self._backoff.succeeded(company.id)
-            owed += await self._record(company, connections, pending.get(company.id, []))
+            with log_context(company_id=company.id):
+                try:
+                    connections = await self._backend.connections(company.id)
+                except Sync2BooksError as exc:
+                    self._backoff.failed(company.id)
+                    log.warning("could not look at %s's connections (%s); trying again later", company.name, exc)
+                    continue
+                self._backoff.succeeded(company.id)
+                owed += await self._record(company, connections, pending.get(company.id, []))
+        if owed:
+            self._kick()
+        metrics.look_finished("connections")
+        return owed
+
+    async def look_at(self, company_id: str) -> int:
+        """One look at one company, now (a webhook said its connections changed); the same exactly-once writes."""
+        async with self._db.session() as session:
+            company = await Companies(session).get(company_id)
+            if company is None or not await Companies(session).channels_of(company_id):
+                return 0  # not ours, or nobody would read the news
+            pending = [link for link in await AuthLinks(session).pending() if link.company_id == company_id]
+        owed = await self._record(company, await self._backend.connections(company_id), pending)
         if owed:
             self._kick()
         return owed

@@ -51,6 +51,9 @@ from sync2books.models import (
     SandboxConnectionStatus,
     SandboxSettings,
     SandboxSettingsUpdate,
+    WebhookEventType,
+    WebhookSubscription,
+    WebhookSubscriptionCreate,
     expense_rule_problems,
     field_path,
     plain_message,
@@ -62,6 +65,7 @@ from sync2books.sandbox.faults import FaultMiddleware, RateLimiter
 from sync2books.sandbox.processor import BatchProcessor
 from sync2books.sandbox.sniff import content_matches
 from sync2books.sandbox.store import CompanyRow, LinkRefused, SandboxStore, StoreError, partner_of
+from sync2books.sandbox.webhooks import WebhookDeliverer
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -76,20 +80,25 @@ class Sandbox:
         self.store = SandboxStore(db_path)
         self.processor = BatchProcessor(self.store, self.settings)
         self.limiter = RateLimiter(self.settings)
+        self.webhooks = WebhookDeliverer(self.store, self.settings)
         self.fault_injection = fault_injection
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
         self.app = build_app(self)
 
     async def start(self) -> None:
         await self.store.open()
-        self._worker = asyncio.create_task(self.processor.run(), name="sync2books-sandbox-batches")
+        self._workers = [
+            asyncio.create_task(self.processor.run(), name="sync2books-sandbox-batches"),
+            asyncio.create_task(self.webhooks.run(), name="sync2books-sandbox-webhooks"),
+        ]
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+                await worker
+        self._workers = []
         await self.store.close()
 
 
@@ -439,6 +448,27 @@ def build_app(sandbox: Sandbox) -> FastAPI:
             page_size=page_size,
         )
         return JSONResponse({"results": batches, "page": page, "pageSize": page_size, "total": total})
+
+    # ------------------------------------------------------------------ webhooks
+
+    @app.post("/webhooks", status_code=201)
+    async def subscribe(request: Request, partner: PartnerDep) -> WebhookSubscription:
+        body = _validated(WebhookSubscriptionCreate.model_validate, await _json_object(request))
+        events = list(dict.fromkeys(body.events)) if body.events else list(WebhookEventType)
+        row = await store.create_subscription(partner, body.url, events)
+        return row.model(with_secret=True)
+
+    @app.get("/webhooks")
+    async def list_subscriptions(partner: PartnerDep) -> Response:
+        rows = await store.list_subscriptions(partner)
+        # Without secrets, not even as null: the secret is shown once, in the answer to POST.
+        return JSONResponse({"results": [wire.to_data(row.model(), exclude_none=True) for row in rows]})
+
+    @app.delete("/webhooks/{subscription_id}", status_code=204)
+    async def unsubscribe(partner: PartnerDep, subscription_id: str) -> Response:
+        if not await store.delete_subscription(partner, subscription_id):
+            raise ApiError(404, "not_found", f"No webhook subscription {subscription_id}")
+        return Response(status_code=204)
 
     # ------------------------------------------------------------------ sandbox-only
 

@@ -8,10 +8,11 @@ crash is committed before the API answers, so a restarted sandbox loses nothing 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ import aiosqlite
 
 from sync2books import wire
 from sync2books.models import (
+    BATCH_EVENT_TYPES,
     INTEGRATION_NAMES,
     REFERENCE_MODELS,
     AcceptedExpense,
@@ -34,6 +36,7 @@ from sync2books.models import (
     BatchStatus,
     CompanyConfig,
     Connection,
+    ConnectionChange,
     ConnectionErrorInfo,
     ConnectionStatus,
     Customer,
@@ -47,6 +50,8 @@ from sync2books.models import (
     SyncError,
     TaxRate,
     TrackingCategory,
+    WebhookEventType,
+    WebhookSubscription,
     WireModel,
 )
 from sync2books.sandbox.ledger import Ledger, seed_ledger
@@ -142,6 +147,29 @@ CREATE TABLE IF NOT EXISTS attachments (
     created_at TEXT NOT NULL,
     UNIQUE (company_id, expense_id, sha256)
 );
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    id TEXT PRIMARY KEY,
+    partner TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_subscriptions_by_partner ON webhook_subscriptions (partner, created_at, id);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
 """
 
 # Fixed width, so that ISO strings sort as the instants they name.
@@ -246,6 +274,36 @@ class QueuedBatch:
 
 
 @dataclass(frozen=True)
+class SubscriptionRow:
+    id: str
+    url: str
+    events: list[WebhookEventType]
+    secret: str
+    created_at: datetime
+
+    def model(self, *, with_secret: bool = False) -> WebhookSubscription:
+        return WebhookSubscription(
+            id=self.id,
+            url=self.url,
+            events=self.events,
+            created_at=self.created_at,
+            secret=self.secret if with_secret else None,
+        )
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """One delivery of one event to one subscription, due now; ``attempts`` made so far."""
+
+    seq: int
+    event_id: str
+    url: str
+    secret: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class ExpenseOutcome:
     status: ExpenseStatus
     accounting_id: str | None = None
@@ -258,6 +316,8 @@ class SandboxStore:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._last_ts = datetime.min.replace(tzinfo=UTC)
+        # Called when a change owes a webhook delivery, so the deliverer looks now rather than at its next tick.
+        self.event_owed: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -373,10 +433,17 @@ class SandboxStore:
             if row is None:
                 return False
             # Disconnected first, as the contract says, so that nothing mid-flight syncs to it.
+            connected = await self._all(
+                db,
+                "SELECT id, status FROM connections WHERE company_id = ? AND status != ?",
+                (company_id, ConnectionStatus.DISCONNECTED),
+            )
             await db.execute(
                 "UPDATE connections SET status = ?, updated_at = ? WHERE company_id = ?",
                 (ConnectionStatus.DISCONNECTED, format_ts(self.now()), company_id),
             )
+            for gone in connected:
+                await self._owe_connection_event(db, gone["id"], ConnectionStatus(gone["status"]))
             await db.execute("DELETE FROM companies WHERE id = ?", (company_id,))
         return True
 
@@ -461,9 +528,10 @@ class SandboxStore:
     ) -> Connection:
         existing = await self._one(
             db,
-            "SELECT id FROM connections WHERE company_id = ? AND integration_key = ?",
+            "SELECT id, status FROM connections WHERE company_id = ? AND integration_key = ?",
             (company_id, integration_key),
         )
+        previous = ConnectionStatus(existing["status"]) if existing is not None else None
         if existing is not None:
             # Authorizing the same software again repairs the connection the customer already had.
             await db.execute(
@@ -493,6 +561,8 @@ class SandboxStore:
                 "INSERT INTO ledger_items (connection_id, kind, id, position, name, data) VALUES (?, ?, ?, ?, ?, ?)",
                 _ledger_rows(connection_id, ledger),
             )
+        if previous != ConnectionStatus.CONNECTED:
+            await self._owe_connection_event(db, connection_id, previous)
         connection = await self._connection(db, connection_id)
         assert connection is not None
         return connection
@@ -569,6 +639,8 @@ class SandboxStore:
                         connection_id,
                     ),
                 )
+            if row["status"] != status:
+                await self._owe_connection_event(db, connection_id, ConnectionStatus(row["status"]))
             connection = await self._connection(db, connection_id)
         assert connection is not None
         return connection
@@ -957,6 +1029,144 @@ class SandboxStore:
                 (status, now, now, now, batch_id),
             )
             await db.execute("UPDATE connections SET synced_count = ? WHERE id = ?", (synced_count, connection.id))
+            ended = await self._one(db, "SELECT * FROM batches WHERE id = ?", (batch_id,))
+            assert ended is not None
+            [model] = await self._batches(db, [ended])
+            await self._owe_event(
+                db, batch["partner"], BATCH_EVENT_TYPES[status], wire.to_data(model), model.updated_at
+            )
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def create_subscription(self, partner: str, url: str, events: Sequence[WebhookEventType]) -> SubscriptionRow:
+        row = SubscriptionRow(
+            id=str(uuid.uuid4()),
+            url=url,
+            events=list(events),
+            secret="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+            created_at=datetime.now(UTC),
+        )
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row.id,
+                    partner,
+                    url,
+                    wire.dumps([e.value for e in events]).decode(),
+                    row.secret,
+                    format_ts(row.created_at),
+                ),
+            )
+        return row
+
+    @staticmethod
+    def _subscription(row: aiosqlite.Row) -> SubscriptionRow:
+        return SubscriptionRow(
+            id=row["id"],
+            url=row["url"],
+            events=[WebhookEventType(e) for e in wire.loads(row["events"])],
+            secret=row["secret"],
+            created_at=_ts(row["created_at"]),
+        )
+
+    async def list_subscriptions(self, partner: str) -> list[SubscriptionRow]:
+        async with self._reading() as db:
+            rows = await self._all(
+                db, "SELECT * FROM webhook_subscriptions WHERE partner = ? ORDER BY created_at, id", (partner,)
+            )
+        return [self._subscription(row) for row in rows]
+
+    async def delete_subscription(self, partner: str, subscription_id: str) -> bool:
+        """Forget the subscription and whatever it had still to deliver."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM webhook_subscriptions WHERE id = ? AND partner = ?", (subscription_id, partner)
+            )
+            return cursor.rowcount == 1
+
+    async def _owe_connection_event(
+        self, db: aiosqlite.Connection, connection_id: str, previous: ConnectionStatus | None
+    ) -> None:
+        row = await self._one(
+            db,
+            "SELECT n.*, c.partner FROM connections n JOIN companies c ON c.id = n.company_id WHERE n.id = ?",
+            (connection_id,),
+        )
+        assert row is not None
+        connection = self._connection_model(row)
+        data = ConnectionChange(**connection.model_dump(), previous_status=previous)
+        await self._owe_event(
+            db, row["partner"], WebhookEventType.CONNECTION_STATUS_CHANGED, wire.to_data(data), connection.updated_at
+        )
+
+    async def _owe_event(
+        self, db: aiosqlite.Connection, partner: str, event_type: WebhookEventType, data: Any, at: datetime
+    ) -> None:
+        """Record one delivery per subscription that wants the event, in the transaction of the change itself.
+
+        So a change and the news of it are committed together: a crash after the commit still delivers it.
+        """
+        rows = await self._all(db, "SELECT id, events FROM webhook_subscriptions WHERE partner = ?", (partner,))
+        wanted = [row["id"] for row in rows if event_type.value in wire.loads(row["events"])]
+        if not wanted:
+            return
+        event_id = f"msg_{uuid.uuid4().hex}"
+        body = wire.dumps({"type": event_type.value, "timestamp": at, "data": data}).decode()
+        now = format_ts(datetime.now(UTC))
+        await db.executemany(
+            "INSERT INTO webhook_deliveries (event_id, subscription_id, event_type, body, state, next_attempt_at,"
+            " created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            [(event_id, subscription_id, event_type.value, body, now, now) for subscription_id in wanted],
+        )
+        self.event_owed()
+
+    async def due_deliveries(self, limit: int, busy: set[int]) -> list[DueDelivery]:
+        """Pending deliveries whose time has come, oldest first, leaving out those already on their way."""
+        now = format_ts(datetime.now(UTC))
+        async with self._reading() as db:
+            rows = await self._all(
+                db,
+                "SELECT d.seq, d.event_id, d.body, d.attempts, s.url, s.secret FROM webhook_deliveries d"
+                " JOIN webhook_subscriptions s ON s.id = d.subscription_id"
+                " WHERE d.state = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.seq LIMIT ?",
+                (now, limit + len(busy)),
+            )
+        due = [
+            DueDelivery(row["seq"], row["event_id"], row["url"], row["secret"], row["body"], row["attempts"])
+            for row in rows
+            if row["seq"] not in busy
+        ]
+        return due[:limit]
+
+    async def next_delivery_at(self) -> datetime | None:
+        async with self._reading() as db:
+            row = await self._one(db, "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'")
+        return parse_ts(row[0]) if row and row[0] else None
+
+    async def delivery_attempted(self, seq: int, *, error: str | None, retry_at: datetime | None) -> None:
+        """Record one attempt: delivered (no error), due again at ``retry_at``, or given up (neither)."""
+        async with self._transaction() as db:
+            now = format_ts(datetime.now(UTC))
+            if error is None:
+                await db.execute(
+                    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?,"
+                    " last_error = NULL WHERE seq = ?",
+                    (now, seq),
+                )
+            else:
+                await db.execute(
+                    "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, last_error = ?,"
+                    " next_attempt_at = ? WHERE seq = ?",
+                    ("pending" if retry_at else "failed", error[:500], format_ts(retry_at or datetime.now(UTC)), seq),
+                )
+
+    async def delivery_states(self) -> dict[str, int]:
+        """How many deliveries are in each state: for tests and benchmarks."""
+        async with self._reading() as db:
+            rows = await self._all(db, "SELECT state, count(*) FROM webhook_deliveries GROUP BY state")
+        return {row[0]: int(row[1]) for row in rows}
 
 
 def _ledger_rows(connection_id: str, ledger: Ledger) -> list[tuple[str, str, str, int, str, str]]:

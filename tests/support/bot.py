@@ -7,6 +7,7 @@ database. Tests drive the bot only as Slack would: signed requests to ``/slack/e
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from typing import Any
 
@@ -87,3 +88,17 @@ class RunningBot:
         self._thread.join(timeout=30)
         if self._thread.is_alive():
             raise RuntimeError("the bot did not stop within 30 s")
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a bot whose PUBLIC_URL must name its port before it starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def webhook_bot_settings(fake: FakeSlack, database_url: str, sandbox_url: str, **overrides: Any) -> Settings:
+    """A bot reachable at its PUBLIC_URL, so it subscribes to the sandbox's webhooks at start."""
+    port = free_port()
+    overrides = {"port": port, "public_url": f"http://127.0.0.1:{port}", **overrides}
+    return bot_settings(fake, database_url, sandbox_url, **overrides)

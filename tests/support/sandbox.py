@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync2books.client import RetryPolicy, SandboxClient
 from sync2books.models import Company, Connection, IntegrationKey
@@ -23,13 +25,27 @@ OTHER_KEY = "sk_test_other_partner_key_000000"
 FAST_RETRY = RetryPolicy(max_retries=6, backoff_base=0.01, backoff_max=0.2)
 
 
+class _Counted:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.requests[f"{scope['method']} {scope['path']}"] += 1
+        await self.app(scope, receive, send)
+
+
 class SandboxServer:
     """Starts in ``__enter__``, stops in ``__exit__``; ``url`` is its base URL."""
 
     def __init__(self, db_path: Path, *, fault_injection: bool = True, processing_delay_ms: int = 50) -> None:
         self.sandbox = Sandbox(db_path, fault_injection=fault_injection)
         self.sandbox.settings.processing_delay_ms = processing_delay_ms
-        self._server = ThreadedServer(self.sandbox.app, "sandbox")
+        # "GET /sync-batches" → how many such requests reached the sandbox, for tests that count a watcher's calls.
+        counted = _Counted(self.sandbox.app)
+        self.requests = counted.requests
+        self._server = ThreadedServer(counted, "sandbox")
         self.url = self._server.url
 
     async def call(self, work: Callable[[Sandbox], Awaitable[T]]) -> T:
