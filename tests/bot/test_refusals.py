@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from sync2books.client import SandboxClient
+from bot.backend import Sync2BooksBackend
+from bot.codat_backend import CodatBackend
+from bot.services.refusals import backend_trouble
+from sync2books.client import SandboxClient, path_segment
+from sync2books.errors import Sync2BooksAPIError
 from tests.support.bot import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, RunningBot
 from tests.support.fake_slack import FakeSlack, text_of
+from tests.support.sandbox import SandboxServer
 
 
 async def reply_to(
@@ -61,7 +68,6 @@ async def test_admin_user_ids_make_an_admin(
     fake_slack: FakeSlack, sandbox: object, bot_database: str, client: SandboxClient
 ) -> None:
     from tests.support.bot import bot_settings
-    from tests.support.sandbox import SandboxServer
 
     assert isinstance(sandbox, SandboxServer)
     settings = bot_settings(fake_slack, bot_database, sandbox.url, admin_user_ids=f"U0NOBODY,{MEMBER}")
@@ -153,3 +159,24 @@ async def test_the_sandbox_being_down_is_said_plainly(
     answer = await reply_to(bot, fake_slack, "connections", user=MEMBER, wait=20)
     await client.configure_sandbox(error_rate=0.0)
     assert "Sync2Books could not be reached while listing the connections. Nothing was changed" in answer
+
+
+async def test_link_refuses_what_is_not_a_company_id_before_asking_the_api(
+    bot: RunningBot, fake_slack: FakeSlack
+) -> None:
+    answer = await reply_to(bot, fake_slack, "link ../sandbox/settings")
+    assert "“../sandbox/settings” is not a company id" in answer
+
+
+def test_every_id_in_a_sync2books_path_is_one_segment() -> None:
+    assert path_segment("../sandbox/settings") == "..%2Fsandbox%2Fsettings"
+    with pytest.raises(ValueError, match="names no resource"):
+        path_segment("")
+
+
+@pytest.mark.parametrize(
+    ("backend", "variable"), [(Sync2BooksBackend, "SYNC2BOOKS_API_KEY"), (CodatBackend, "CODAT_API_KEY")]
+)
+def test_a_refused_key_names_the_running_backends_variable(backend: Any, variable: str) -> None:
+    refused = backend_trouble(Sync2BooksAPIError(401, "unauthorized", "bad key"), backend, "listing")
+    assert str(refused) == f"{backend.name} refused the bot's API key. An admin should check {variable}."
