@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ from bot.services.operations import Operations
 from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
-from bot.services.watching import ConnectionWatcher
+from bot.services.watching import ConnectionWatcher, link_message_now
 from bot.services.webhooks import CODAT, SYNC2BOOKS, WEBHOOK_PATH, WebhookInbox, WebhookSubscriber
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
@@ -203,7 +204,12 @@ class BotRuntime:
         self.sender = AnnouncementSender(
             self.db,
             notifier,
-            prepare={"expense_submitted": messages.prepare, "expense_outcome": messages.thread_of},
+            prepare={
+                "expense_submitted": messages.prepare,
+                "expense_outcome": messages.thread_of,
+                "link_connected": partial(link_message_now, self.db),
+                "link_expired": partial(link_message_now, self.db),
+            },
             after_send={"expense_submitted": messages.after_send},
         )
         self.bolt = AsyncApp(

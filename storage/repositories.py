@@ -151,6 +151,9 @@ class AuthLinks:
         )
         return list((await self.session.execute(statement)).scalars())
 
+    async def get(self, link_id: str) -> AuthLinkRecord | None:
+        return await self.session.get(AuthLinkRecord, link_id)
+
     async def on_message(self, message_ts: str) -> list[AuthLinkRecord]:
         statement = select(AuthLinkRecord).where(col(AuthLinkRecord.message_ts) == message_ts)
         return list((await self.session.execute(statement)).scalars())

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,18 +212,45 @@ async def _link_payload(
             "company_name": company.name,
             "service": service,
             "user_id": link.requested_by,
-            "links": [
-                {
-                    "id": sibling.id,
-                    "software": sibling.integration_key,
-                    "name": sibling.platform_name,
-                    "url": sibling.auth_url,
-                    "expires_at": wire.utc_z(sibling.expires_at) if sibling.expires_at else None,
-                    "state": state if sibling.id == link.id else sibling.state,
-                }
-                for sibling in siblings
-            ],
+            "links": _link_entries(siblings, {link.id: state}),
         },
+    }
+
+
+def _link_entries(siblings: list[AuthLinkRecord], states: dict[str, str]) -> list[dict[str, object]]:
+    return [
+        {
+            "id": sibling.id,
+            "software": sibling.integration_key,
+            "name": sibling.platform_name,
+            "url": sibling.auth_url,
+            "expires_at": wire.utc_z(sibling.expires_at) if sibling.expires_at else None,
+            "state": states.get(sibling.id, sibling.state),
+        }
+        for sibling in siblings
+    ]
+
+
+async def link_message_now(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
+    """Just before a link's news is posted: the link message it edits, if that was posted after the look.
+
+    The look can see a link used before the message carrying it has been recorded as sent (both run at once);
+    without this the news would leave the used button in place.
+    """
+    message = payload.get("link_message")
+    if payload.get("link_message_ts") or not message or not message.get("links"):
+        return payload
+    states = {entry["id"]: entry["state"] for entry in message["links"]}
+    async with db.session() as session:
+        links = AuthLinks(session)
+        link = await links.get(message["links"][0]["id"])
+        if link is None or not link.message_ts:
+            return payload
+        siblings = await links.on_message(link.message_ts)
+    return {
+        **payload,
+        "link_message_ts": link.message_ts,
+        "link_message": {**message, "links": _link_entries(siblings, states)},
     }
 
 

@@ -124,3 +124,23 @@ async def test_slack_rate_limits_delay_announcements_but_lose_none(
     calls = await fake_slack.wait_for("chat.postMessage", count=3, timeout=10)
     assert [call.rate_limited for call in calls] == [True, True, False]
     assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+async def test_a_link_used_before_its_message_is_recorded_still_loses_its_button(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    """The look and the sender run at once: the news of a used link can be owed before the link message's ts is."""
+    await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
+    await fake_slack.wait_for("chat.postMessage")
+    (company,) = (await client.list_companies()).results
+    fake_slack.rate_limit("chat.postMessage", retry_after=3)  # the link message waits 3 s to be posted…
+    await bot.sender.command("connect xero", user_id=ADMIN, channel_id=CHANNEL)
+    link = await client.get_auth_url(company.id, IntegrationKey.XERO)
+    assert (await authorize(link.auth_url)).status_code == 200  # … while Xero is connected and looked at
+    await fake_slack.wait_for("chat.postMessage", count=4, timeout=15)  # the refused post counts too
+    link_message, connected = fake_slack.messages(CHANNEL)[-2:]
+    assert "Connect Xero" in str(link_message["blocks"])
+    assert "*Xero* is connected for *Acme Ltd*" in text_of(connected)
+    await fake_slack.wait_for("chat.update", where=lambda call: call.params.get("ts") == link_message["ts"], timeout=10)
+    edited = next(m for m in fake_slack.messages(CHANNEL) if m["ts"] == link_message["ts"])
+    assert not [block for block in edited["blocks"] if block.get("accessory")], edited["blocks"]
