@@ -164,6 +164,7 @@ class Settings(BaseSettings):
         "token_encryption_key",
         "codat_webhook_secret",
         "public_url_setting",
+        "sync2books_api_url",
         mode="before",
     )
     @classmethod

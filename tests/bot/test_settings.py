@@ -9,8 +9,8 @@ from bot.settings import ConfigError, Settings, hide_password, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    for name in list(Settings.model_fields):
-        monkeypatch.delenv(name.upper(), raising=False)
+    for name, info in Settings.model_fields.items():
+        monkeypatch.delenv(str(info.validation_alias or name).upper(), raising=False)
     monkeypatch.chdir(str(tmp_path))  # no .env of the developer's
 
 
@@ -38,6 +38,27 @@ def test_a_dotenv_file_is_read(tmp_path: object, monkeypatch: pytest.MonkeyPatch
     assert settings.admin_user_ids == frozenset({"U1", "U2"})
     assert settings.socket_mode
     settings.require_slack()  # Socket Mode needs no signing secret
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SYNC2BOOKS_API_URL",
+        "DATABASE_URL",
+        "CODAT_API_KEY",
+        "PUBLIC_URL",
+        "TOKEN_ENCRYPTION_KEY",
+        "CODAT_WEBHOOK_SECRET",
+    ],
+)
+def test_a_blank_optional_setting_is_unset(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # `NAME=` in a .env (as .env.example's commented lines read once uncommented) means the default, not an error.
+    monkeypatch.setenv(name, " ")
+    blank = load_settings()
+    monkeypatch.delenv(name)
+    assert blank == Settings()
 
 
 @pytest.mark.parametrize(
