@@ -110,7 +110,7 @@ async def test_killed_right_after_the_local_save(
     async with bot_process(fake_slack, sandbox, url) as bot:
         connection, refs = await company_with_xero(bot, fake_slack, client)  # type: ignore[arg-type]
         # Sync2Books refuses everything before handling it (429), so the expense can only be in the bot's store.
-        await client.configure_sandbox(rate_limit_per_minute=1)
+        await client.configure_sandbox(rate_limit_per_minute=6)  # 429s with a Retry-After of at most 10 s
         await client.list_integrations()
         view = await open_expense_modal(bot, fake_slack)  # type: ignore[arg-type]
         sent = await bot.sender.submit_view(user_id=ADMIN, callback_id="expense", values=filled(refs), view=view)

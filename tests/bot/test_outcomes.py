@@ -126,14 +126,15 @@ async def test_many_outcomes_at_once_make_one_summary_and_slack_429s_lose_nothin
     with RunningBot(settings, fake_slack) as bot:
         connection, refs = await company_with_xero(bot, fake_slack, client)
         await client.configure_sandbox(processing_delay_ms=600_000)  # hold every batch until all are in
-        for n in range(50):
+        # A dozen is already a flood (messages go out about one a second a channel); a summary replaces it.
+        for n in range(12):
             await submit(
-                bot, fake_slack, refs, merchant=f"Shop {n:02d}", **({"account": "acc-gone"} if n % 10 == 0 else {})
+                bot, fake_slack, refs, merchant=f"Shop {n:02d}", **({"account": "acc-gone"} if n % 4 == 0 else {})
             )
             await wait_accepted(sandbox, connection, n + 1)
         batches = (await client.list_sync_batches(connection_id=connection.id, page_size=100)).results
-        assert len(batches) == 50  # one batch each: they end together
-        await fake_slack.wait_for("chat.postMessage", count=53, timeout=90)  # every expense message is out
+        assert len(batches) == 12  # one batch each: they end together
+        await fake_slack.wait_for("chat.postMessage", count=15, timeout=60)  # every expense message is out
         fake_slack.rate_limit("chat.postMessage", retry_after=2, times=1)
         await client.configure_sandbox(processing_delay_ms=0)
         summaries = await fake_slack.wait_for(
@@ -143,8 +144,8 @@ async def test_many_outcomes_at_once_make_one_summary_and_slack_429s_lose_nothin
         )
         await asyncio.sleep(3.0)
     said = text_of(summaries[0].params)
-    assert "*50 expenses finished syncing*: 45 in the books, 5 failed." in said
-    assert said.count("Fix and retry") == 5
+    assert "*12 expenses finished syncing*: 9 in the books, 3 failed." in said
+    assert said.count("Fix and retry") == 3
     assert (
         len(
             [
