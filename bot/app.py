@@ -31,8 +31,8 @@ from bot.metrics import MeasuredTransport, SlackRequestMetrics
 from bot.sealing import Sealer
 from bot.services import Services
 from bot.services.access import AccessPolicy
-from bot.services.announcements import AnnouncementSender
-from bot.services.batches import BatchWatcher
+from bot.services.announcements import AnnouncementSender, Flood
+from bot.services.batches import SUMMARY_AT, BatchWatcher
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLog
@@ -211,6 +211,7 @@ class BotRuntime:
                 "link_expired": partial(link_message_now, self.db),
             },
             after_send={"expense_submitted": messages.after_send},
+            floods={"expense_outcome": Flood("outcome_summary", SUMMARY_AT)},
         )
         self.bolt = AsyncApp(
             client=self.slack,

@@ -168,6 +168,10 @@ class AuthLinks:
         return await _changed(self.session, statement) == 1
 
 
+class ClaimLost(Exception):
+    """Announcements claimed for sending were taken by another sender meanwhile (their lease ran out)."""
+
+
 class Announcements:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -230,6 +234,36 @@ class Announcements:
             announcement.lease_until = now + lease
         await self.session.flush()
         return claimed
+
+    async def summarize(
+        self, claimed: Sequence[Announcement], key: str, kind: str, payload: dict[str, Any], *, lease: timedelta
+    ) -> Announcement:
+        """Claimed announcements said instead by one summary, owed and claimed in their place (one unit of work).
+
+        Raises ``ClaimLost`` (and so rolls the unit of work back) when a claim was lost meanwhile.
+        """
+        keys = [announcement.key for announcement in claimed]
+        covering = (
+            update(Announcement)
+            .where(col(Announcement.key).in_(keys), col(Announcement.state) == "sending")
+            .values(state="covered", lease_until=None)
+        )
+        if await _changed(self.session, covering) != len(keys):
+            raise ClaimLost(key)
+        now = utcnow()
+        summary = Announcement(
+            key=key,
+            channel_id=claimed[0].channel_id,
+            kind=kind,
+            payload=payload,
+            state="sending",
+            attempts=1,
+            lease_until=now + lease,
+            created_at=now,
+        )
+        self.session.add(summary)
+        await self.session.flush()
+        return summary
 
     async def _set(self, key: str, **values: Any) -> None:
         await self.session.execute(update(Announcement).where(col(Announcement.key) == key).values(**values))

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from bot import metrics
 from bot.ports import DeliveryFailed, Notifier
 from storage.db import Database
-from storage.repositories import Announcements, AuthLinks
+from storage.repositories import Announcements, AuthLinks, ClaimLost
 from storage.tables import Announcement
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ Prepare = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 AfterSend = Callable[[dict[str, Any], str], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Flood:
+    """This many announcements of one kind waiting for one channel go out as one ``summary_kind`` message.
+
+    Outcomes told one by one (webhooks) pile up behind the channel's pace of a message a second; whatever is
+    waiting when the sender comes to the channel is said at once, in one summary.
+    """
+
+    summary_kind: str
+    at_least: int
+
+
 class AnnouncementSender:
     def __init__(
         self,
@@ -46,11 +59,13 @@ class AnnouncementSender:
         clock: Callable[[], float] = time.monotonic,
         prepare: dict[str, Prepare] | None = None,
         after_send: dict[str, AfterSend] | None = None,
+        floods: dict[str, Flood] | None = None,
     ) -> None:
         self._db = db
         self._notifier = notifier
         self._prepare = prepare or {}
         self._after_send = {"auth_links": self._remember_link_message, **(after_send or {})}
+        self._floods = floods or {}
         self._pace = pace
         self._clock = clock
         self._last_post: dict[str, float] = {}
@@ -68,8 +83,33 @@ class AnnouncementSender:
                 by_channel: dict[str, list[Announcement]] = {}
                 for announcement in claimed:
                     by_channel.setdefault(announcement.channel_id, []).append(announcement)
+                for channel, queue in by_channel.items():
+                    by_channel[channel] = await self._summarize_floods(queue)
                 gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
                 sent += sum(await asyncio.gather(*(self._send_channel(queue, gate) for queue in by_channel.values())))
+
+    async def _summarize_floods(self, queue: list[Announcement]) -> list[Announcement]:
+        """One channel's claimed queue, with each flood of one kind replaced by its summary (in the first's place)."""
+        for kind, flood in self._floods.items():
+            # Only first tries: one tried before may have been posted already, unrecorded (found by its key).
+            flooding = [a for a in queue if a.kind == kind and a.attempts == 1]
+            if len(flooding) < flood.at_least:
+                continue
+            first = flooding[0]
+            payload = {"outcomes": [announcement.payload for announcement in flooding]}
+            try:
+                async with self._db.session() as session:
+                    summary = await Announcements(session).summarize(
+                        flooding, f"summary:{first.key}", flood.summary_kind, payload, lease=LEASE
+                    )
+            except ClaimLost:
+                continue  # another sender has them now; it sends them as it finds them
+            metrics.ANNOUNCEMENTS.labels("summarized").inc(len(flooding))
+            position = queue.index(first)
+            covered = {a.key for a in flooding}
+            queue = [a for a in queue if a.key not in covered]
+            queue.insert(min(position, len(queue)), summary)
+        return queue
 
     async def _send_channel(self, queue: list[Announcement], gate: asyncio.Semaphore) -> int:
         async with gate:

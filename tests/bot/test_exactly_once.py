@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.services.announcements import AnnouncementSender
+from bot.services.announcements import AnnouncementSender, Flood
 from bot.slack import SlackNotifier, web_client
 from storage.db import Database
 from storage.repositories import Announcements, Companies
@@ -129,3 +129,60 @@ def _accepted(expense: Any, batch_id: str, company_id: str, connection_id: str, 
         created_at=now,
         updated_at=now,
     )
+
+
+def _outcome(n: int, status: str = "SYNCED") -> dict[str, Any]:
+    return {
+        "expense_id": f"e{n}",
+        "batch_id": f"b{n}",
+        "user_id": "UADMIN",
+        "merchant": f"Shop {n}",
+        "total": "£1.00",
+        "status": status,
+        "accounting_id": f"bill-{n}" if status == "SYNCED" else None,
+        "error_message": None if status == "SYNCED" else "Account acc-gone does not exist.",
+        "thread_ts": None,
+    }
+
+
+async def test_outcomes_waiting_for_one_channel_go_out_as_one_summary_each_said_once(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Told one by one (webhooks), outcomes pile up behind a channel's pace: what waits is said in one message."""
+    db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await db.upgrade()
+    fake_slack.add_channel("C_OTHER", name="other")
+    async with db.session() as session:
+        announcements = Announcements(session)
+        for n in range(5):
+            await announcements.owe(
+                f"outcome:e{n}:b{n}", CHANNEL, "expense_outcome", _outcome(n, "FAILED" if n == 3 else "SYNCED")
+            )
+        await announcements.owe("outcome:e9:b9", "C_OTHER", "expense_outcome", _outcome(9))  # alone in its channel
+        # Tried before: it may be in the channel already, unrecorded, so it is never folded into a summary.
+        await announcements.owe("outcome:e7:b7", CHANNEL, "expense_outcome", _outcome(7))
+        await session.execute(text("UPDATE announcements SET attempts = 1 WHERE key = 'outcome:e7:b7'"))
+    notifier = SlackNotifier(web_client(BOT_TOKEN, fake_slack.api_url))
+    sender = AnnouncementSender(db, notifier, pace=0, floods={"expense_outcome": Flood("outcome_summary", 3)})
+
+    assert await sender.send_due() == 3
+    assert await sender.send_due() == 0
+    said = [call.params["text"] for call in fake_slack.calls_to("chat.postMessage")]
+    assert sorted(said) == sorted(
+        [
+            "5 expenses finished syncing: 4 in the books, 1 failed.",
+            "Shop 7 (£1.00) is in the books as `bill-7`.",
+            "Shop 9 (£1.00) is in the books as `bill-9`.",
+        ]
+    ), said
+    (summary,) = [m for m in fake_slack.messages(CHANNEL) if "finished syncing" in text_of(m)]
+    assert "Fix and retry" in str(summary["blocks"])  # the failed one keeps its button
+    async with db.session() as session:
+        states = dict((await session.execute(text("SELECT key, state FROM announcements"))).all())
+    assert states == {
+        **{f"outcome:e{n}:b{n}": "covered" for n in range(5)},
+        "outcome:e7:b7": "sent",
+        "outcome:e9:b9": "sent",
+        "summary:outcome:e0:b0": "sent",
+    }
+    await db.dispose()
