@@ -323,6 +323,7 @@ class BotRuntime:
         await self.jobs.stop()
         await self.leases.release()
         await self.reference.settle()
+        await self.batches.settle()
         await self.backend.aclose()
         if self.sandbox is not None:
             await self.sandbox.stop()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, delete, or_, select, update
+from sqlalchemy import CursorResult, Executable, Select, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,13 +225,35 @@ class Announcements:
             (col(Announcement.state) == "sending") & (col(Announcement.lease_until) < now),
         )
         statement = select(Announcement).where(claimable).order_by(col(Announcement.created_at)).limit(limit)
+        return await self._take(statement, now + lease)
+
+    async def claim_new(self, channel_id: str, kind: str, *, limit: int, lease: timedelta) -> list[Announcement]:
+        """``claim`` for one channel and kind, of those never tried yet (none of them can be in the channel)."""
+        if limit <= 0:
+            return []
+        now = utcnow()
+        statement = (
+            select(Announcement)
+            .where(
+                col(Announcement.channel_id) == channel_id,
+                col(Announcement.kind) == kind,
+                col(Announcement.state) == "pending",
+                col(Announcement.attempts) == 0,
+            )
+            .order_by(col(Announcement.created_at))
+            .limit(limit)
+        )
+        return await self._take(statement, now + lease)
+
+    async def _take(self, statement: Select[Announcement], until: datetime) -> list[Announcement]:
+        """The announcements selected, claimed until ``until``; on PostgreSQL locked with SKIP LOCKED."""
         if _dialect(self.session) == "postgresql":
             statement = statement.with_for_update(skip_locked=True)
         claimed = list((await self.session.execute(statement)).scalars())
         for announcement in claimed:
             announcement.state = "sending"
             announcement.attempts += 1
-            announcement.lease_until = now + lease
+            announcement.lease_until = until
         await self.session.flush()
         return claimed
 

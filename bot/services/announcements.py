@@ -30,6 +30,8 @@ BATCH = 200
 CHANNELS_AT_ONCE = 50
 MAX_ATTEMPTS = 8
 SECONDS_PER_CHANNEL_MESSAGE = 1.0
+# At most this many announcements said by one summary (its payload stays small; the rest make the next one).
+MAX_FOLDED = 500
 
 # Per kind: ``prepare`` rebuilds a payload from current state just before posting (an expense's status may
 # have moved since it was owed); ``after_send`` records what the post made (the message's ts).
@@ -83,39 +85,53 @@ class AnnouncementSender:
                 by_channel: dict[str, list[Announcement]] = {}
                 for announcement in claimed:
                     by_channel.setdefault(announcement.channel_id, []).append(announcement)
-                for channel, queue in by_channel.items():
-                    by_channel[channel] = await self._summarize_floods(queue)
                 gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
                 sent += sum(await asyncio.gather(*(self._send_channel(queue, gate) for queue in by_channel.values())))
 
-    async def _summarize_floods(self, queue: list[Announcement]) -> list[Announcement]:
-        """One channel's claimed queue, with each flood of one kind replaced by its summary (in the first's place)."""
-        for kind, flood in self._floods.items():
-            # Only first tries: one tried before may have been posted already, unrecorded (found by its key).
-            flooding = [a for a in queue if a.kind == kind and a.attempts == 1]
-            if len(flooding) < flood.at_least:
-                continue
-            first = flooding[0]
-            payload = {"outcomes": [announcement.payload for announcement in flooding]}
-            try:
-                async with self._db.session() as session:
-                    summary = await Announcements(session).summarize(
-                        flooding, f"summary:{first.key}", flood.summary_kind, payload, lease=LEASE
-                    )
-            except ClaimLost:
-                continue  # another sender has them now; it sends them as it finds them
-            metrics.ANNOUNCEMENTS.labels("summarized").inc(len(flooding))
-            position = queue.index(first)
-            covered = {a.key for a in flooding}
-            queue = [a for a in queue if a.key not in covered]
-            queue.insert(min(position, len(queue)), summary)
-        return queue
-
     async def _send_channel(self, queue: list[Announcement], gate: asyncio.Semaphore) -> int:
         async with gate:
-            return sum([await self._send(announcement) for announcement in queue])
+            sent = 0
+            while queue:
+                announcement = queue.pop(0)
+                flood = self._floods.get(announcement.kind)
+                # Only first tries: one tried before may have been posted already, unrecorded (found by its key).
+                if flood is None or announcement.attempts != 1:
+                    sent += await self._send(announcement)
+                    continue
+                await self._wait_turn(announcement.channel_id)  # while it waits, more of its kind may pile up
+                sent += await self._send(await self._fold(announcement, flood, queue), turn_taken=True)
+            return sent
 
-    async def _send(self, announcement: Announcement) -> int:
+    async def _fold(self, first: Announcement, flood: Flood, queue: list[Announcement]) -> Announcement:
+        """``first``, or, with enough of its kind waiting for the channel, the summary that says them all.
+
+        What waits is the rest of this pass's queue and whatever arrived since the pass began.
+        """
+        channel, kind = first.channel_id, first.kind
+        same = [a for a in queue if a.kind == kind and a.attempts == 1][: MAX_FOLDED - 1]
+        async with self._db.session() as session:
+            arrived = await Announcements(session).claim_new(
+                channel, kind, limit=MAX_FOLDED - 1 - len(same), lease=LEASE
+            )
+        folded = [first, *same, *arrived]
+        if len(folded) < flood.at_least:
+            queue.extend(arrived)
+            return first
+        payload = {"outcomes": [announcement.payload for announcement in folded]}
+        try:
+            async with self._db.session() as session:
+                summary = await Announcements(session).summarize(
+                    folded, f"summary:{first.key}", flood.summary_kind, payload, lease=LEASE
+                )
+        except ClaimLost:  # another sender took one of them (a lease ran out): each goes out alone
+            queue.extend(arrived)
+            return first
+        metrics.ANNOUNCEMENTS.labels("summarized").inc(len(folded))
+        covered = {a.key for a in same}
+        queue[:] = [a for a in queue if a.key not in covered]
+        return summary
+
+    async def _send(self, announcement: Announcement, *, turn_taken: bool = False) -> int:
         key, channel, kind = announcement.key, announcement.channel_id, announcement.kind
         payload = announcement.payload
         try:
@@ -123,7 +139,8 @@ class AnnouncementSender:
                 payload = await self._prepare[kind](payload)
             ts = await self._notifier.find_delivered(channel, key) if announcement.attempts > 1 else None
             if ts is None:
-                await self._wait_turn(channel)
+                if not turn_taken:
+                    await self._wait_turn(channel)
                 ts = await self._notifier.deliver(kind, channel, payload, key)
         except DeliveryFailed as failure:
             async with self._db.session() as session:

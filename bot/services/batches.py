@@ -37,6 +37,7 @@ TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
 MAX_SKIPPED_LOOKS = 8
 # Webhook deliveries arriving within this long of each other are recorded in one go.
 GATHER_SECONDS = 0.05
+SETTLE_SECONDS = 5.0
 
 WHAT_TO_DO = {
     "account_not_found": "Choose an account that exists in the books.",
@@ -79,6 +80,8 @@ class BatchWatcher:
         self._skip = 0
         self._waiting: list[tuple[list[SyncBatch], asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._to_refresh: dict[str, None] = {}  # an ordered set
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def watch_sync_batches(self) -> int:
         """One look; answers how many messages it came to owe."""
@@ -253,12 +256,37 @@ class BatchWatcher:
                     owed += await announcements.owe(key, channel, "outcome_summary", {"outcomes": said})
                 elif said:
                     owed += len(said)
-        for expense_id in changed:
-            async with self._db.session() as session:
-                current = await session.get(ExpenseRecord, expense_id)
-            if current is not None:
-                await self._refresh_message(current)
+        self._refresh_later(changed)
         return owed
+
+    def _refresh_later(self, expense_ids: list[str]) -> None:
+        """Each changed expense's message edited to its new status, after the outcomes are owed, not before.
+
+        A thousand edits one after another took seconds; done inline they held up every webhook answer and so
+        the outcomes behind them. One worker edits them in order, each once however often it changed meanwhile.
+        """
+        self._to_refresh.update(dict.fromkeys(expense_ids))
+        if self._to_refresh and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.create_task(self._refresh_waiting())
+
+    async def _refresh_waiting(self) -> None:
+        while self._to_refresh:
+            expense_id = next(iter(self._to_refresh))
+            del self._to_refresh[expense_id]
+            try:
+                async with self._db.session() as session:
+                    current = await session.get(ExpenseRecord, expense_id)
+                if current is not None:
+                    await self._refresh_message(current)
+            except Exception as exc:  # a stale message is the only cost; the next change edits it again
+                log.warning("could not edit the message of expense %s: %s: %s", expense_id, type(exc).__name__, exc)
+
+    async def settle(self) -> None:
+        """At stop: let the edits under way finish (briefly; what is left only leaves a message stale)."""
+        if self._refreshing is not None and not self._refreshing.done():
+            _, late = await asyncio.wait([self._refreshing], timeout=SETTLE_SECONDS)
+            for task in late:
+                task.cancel()
 
 
 def _outcome(record: ExpenseRecord, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:

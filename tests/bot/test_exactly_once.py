@@ -186,3 +186,29 @@ async def test_outcomes_waiting_for_one_channel_go_out_as_one_summary_each_said_
         "summary:outcome:e0:b0": "sent",
     }
     await db.dispose()
+
+
+async def test_outcomes_arriving_while_the_channel_waits_its_turn_join_the_summary(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    await db.upgrade()
+
+    async def owe(numbers: range) -> None:
+        async with db.session() as session:
+            for n in numbers:
+                await Announcements(session).owe(f"outcome:e{n}:b{n}", CHANNEL, "expense_outcome", _outcome(n))
+
+    await owe(range(2))
+    notifier = SlackNotifier(web_client(BOT_TOKEN, fake_slack.api_url))
+    sender = AnnouncementSender(db, notifier, pace=1.0, floods={"expense_outcome": Flood("outcome_summary", 3)})
+    sending = asyncio.create_task(sender.send_due())
+    await fake_slack.wait_for("chat.postMessage")  # the first goes at once; the second waits a second …
+    await owe(range(2, 6))  # … while four more arrive, one by one, as webhooks bring them
+    assert await sending == 2
+    said = [call.params["text"] for call in fake_slack.calls_to("chat.postMessage")]
+    assert said == [
+        "Shop 0 (£1.00) is in the books as `bill-0`.",
+        "5 expenses finished syncing: 5 in the books, 0 failed.",
+    ]
+    await db.dispose()
