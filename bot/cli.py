@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import configure_logging
+from bot.sealing import new_key
 from bot.settings import ConfigError, Settings, StartError, load_settings, variables_help
 from sync2books.sandbox.server import PortUnavailableError, serve_sandbox
 
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--no-fault-injection", action="store_true", help="switch off the /sandbox/* endpoints (they answer 404)"
     )
+    commands.add_parser(
+        "keygen",
+        help="print a new key for TOKEN_ENCRYPTION_KEY",
+        description="Print a new Fernet key for TOKEN_ENCRYPTION_KEY. To rotate keys, put the new one first and "
+        "keep the old ones after it (comma-separated): what they sealed is still read, and new secrets use the first.",
+    )
     database = commands.add_parser("db", help="the bot's database")
     database.add_argument("action", choices=["upgrade"], help="upgrade: apply the migrations")
     return parser
@@ -90,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sandbox":
             _run_sandbox(args)
+            return 0
+        if args.command == "keygen":
+            print(new_key())
             return 0
         from bot.runner import check, run_bot, upgrade_database
 

@@ -13,6 +13,11 @@ SEALED = "fernet:"
 PLAIN = "plain:"
 
 
+def new_key() -> str:
+    """A fresh key for ``TOKEN_ENCRYPTION_KEY`` (what ``sync2books-bot keygen`` prints)."""
+    return Fernet.generate_key().decode()
+
+
 class SealError(Exception):
     """A stored secret that cannot be opened with the keys configured; the message names no secret."""
 

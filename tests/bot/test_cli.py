@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
+from bot.sealing import Sealer
+from bot.settings import Settings
 from storage.db import head_revision
 from tests.support.bot import ADMIN, CHANNEL, SIGNING_SECRET
 from tests.support.fake_codat import running_fake_codat
@@ -27,23 +30,9 @@ UV = shutil.which("uv") or "uv"
 
 def clean_env(**values: str) -> dict[str, str]:
     """This machine's environment without any of the bot's settings, plus ``values``."""
-    ours = {
-        "SLACK_BOT_TOKEN",
-        "SLACK_SIGNING_SECRET",
-        "SLACK_APP_TOKEN",
-        "SLACK_API_URL",
-        "SYNC2BOOKS_API_URL",
-        "SYNC2BOOKS_API_KEY",
-        "DATABASE_URL",
-        "HOST",
-        "PORT",
-        "POLL_INTERVAL_SECONDS",
-        "SYNC_BACKEND",
-        "CODAT_API_KEY",
-        "CODAT_API_URL",
-        "ADMIN_USER_IDS",
-        "VIRTUAL_ENV",
-    }
+    # Every variable the settings read (from the model, so a new one is never forgotten), and uv's venv marker.
+    ours = {str(field.validation_alias or name).upper() for name, field in Settings.model_fields.items()}
+    ours.add("VIRTUAL_ENV")
     env = {name: value for name, value in os.environ.items() if name not in ours}
     return {**env, **values}
 
@@ -219,6 +208,17 @@ async def test_db_upgrade_applies_the_migrations(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"database schema at revision {head_revision()}"
     assert (tmp_path / "data" / "bot.sqlite3").is_file()
+
+
+async def test_keygen_prints_a_key_that_seals_and_rotates(tmp_path: Path) -> None:
+    first = await asyncio.to_thread(run_cli, "keygen", cwd=tmp_path)
+    second = await asyncio.to_thread(run_cli, "keygen", cwd=tmp_path)
+    assert (first.returncode, second.returncode, first.stderr) == (0, 0, "")
+    old, new = first.stdout.strip(), second.stdout.strip()
+    assert old != new
+    sealed = Sealer(SecretStr(old)).seal("xoxb-stored-token")
+    assert "xoxb-stored-token" not in sealed
+    assert Sealer(SecretStr(f"{new},{old}")).open(sealed) == "xoxb-stored-token"  # rotated: the old key still reads
 
 
 async def test_check_with_codat_names_codat_and_its_key(tmp_path: Path, fake_slack: FakeSlack) -> None:
