@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from tests.support import block_kit
 from tests.support.fake_slack import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, FakeSlack
 
 FORM = "application/x-www-form-urlencoded"
@@ -331,6 +332,28 @@ class SentRequest:
         return self.response.status_code
 
 
+def check_ack(fake: FakeSlack, response: httpx.Response) -> None:
+    """An ack that carries a view or options is Block Kit Slack checks as it checks the Web API's: one it would
+    refuse (the modal shows an error, the menu stays empty) is recorded with the fake, failing the test."""
+    if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+        return
+    try:
+        answer = response.json()
+    except ValueError:
+        return
+    if not isinstance(answer, dict):
+        return
+    errors: list[str] = []
+    if answer.get("response_action") in ("update", "push"):
+        errors = block_kit.view_errors(answer.get("view"))
+    elif "options" in answer:
+        errors = block_kit.options_errors(answer["options"])
+    elif "option_groups" in answer:
+        errors = block_kit.option_groups_errors(answer["option_groups"])
+    if errors:
+        fake.record_refusal("ack", "invalid_ack", errors, answer)
+
+
 class SlackSender:
     """Posts signed requests to the bot's endpoint the way Slack does.
 
@@ -391,6 +414,8 @@ class SlackSender:
         finally:
             if client is not self._client:
                 await client.aclose()
+        if self.fake is not None:
+            check_ack(self.fake, response)
         return SentRequest(response, elapsed, body, response_key)
 
     def _response_url(self, given: Any) -> tuple[str, str | None]:
