@@ -30,6 +30,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.event("message")
     @guarded
     async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # message.channels, message.groups and message.im alike: public, private and direct conversations.
         # Only messages with files matter (receipts); ordinary conversation needs no answer from the bot.
         files = [str(f["id"]) for f in event.get("files") or [] if f.get("id")]
         if not files or event.get("bot_id") or not await services.deliveries.first_time(f"event:{body['event_id']}"):
@@ -37,9 +38,3 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.receipts.on_files_posted(
             event["channel"], str(event.get("user") or ""), str(event["ts"]), event.get("thread_ts"), files
         )
-
-    @app.event("file_shared")
-    @guarded
-    async def file_shared(event: dict[str, Any]) -> None:
-        # The same share also arrives as a message with its files (and its thread), which is handled above.
-        return
