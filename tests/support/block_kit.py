@@ -35,8 +35,9 @@ CHECKBOX_OPTIONS = 10
 VIEW_TITLE = 24
 PRIVATE_METADATA = 3_000
 CALLBACK_ID = 255
-# Slack's limit for any other text object (context elements, input labels and hints): the tightest it documents.
-TEXT_OBJECT = 2_000
+# A text object's own limit (context elements), and the tighter one of input labels and hints.
+TEXT_OBJECT = 3_000
+LABEL = 2_000
 PLACEHOLDER = 150
 
 # slack_sdk logs what it cannot parse and goes on; its warnings are not what Slack answers.
@@ -220,7 +221,7 @@ def _block_errors(block: Mapping[str, Any], at: str) -> list[str]:
     errors: list[str] = []
     for name in _PLAIN_ONLY.get(kind, ()):
         if block.get(name) is not None or name != "hint":
-            limit = HEADER_TEXT if kind == "header" else TEXT_OBJECT
+            limit = HEADER_TEXT if kind == "header" else LABEL
             errors += _text_object_errors(block.get(name), f"{at}/{name}", limit=limit, plain_only=True)
     if kind == "section":
         fields = block.get("fields")
