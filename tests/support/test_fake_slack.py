@@ -323,6 +323,13 @@ async def test_an_ack_with_a_view_or_options_slack_refuses_is_a_refusal(fake: Fa
     assert [r.where for r in fake.refusals] == ["ack", "ack"]
     assert "151" in fake.refusals[1].messages[0] or "150" in fake.refusals[1].messages[0]
 
+    # Errors must name input blocks of the view submitted, or Slack shows none of them.
+    modal = _modal_with({"type": "plain_text_input", "action_id": "value"})
+    check_ack(fake, httpx.Response(200, json={"response_action": "errors", "errors": {"i": "Too long"}}), modal)
+    check_ack(fake, httpx.Response(200, json={"response_action": "errors", "errors": {"nope": "Hidden"}}), modal)
+    assert len(fake.refusals) == 3
+    assert fake.refusals[2].messages == ("no input block with block_id 'nope' [json-pointer:/errors]",)
+
 
 async def test_form_encoded_json_fields_are_parsed(client: AsyncWebClient, fake: FakeSlack) -> None:
     await client.api_call(
