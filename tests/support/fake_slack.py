@@ -71,8 +71,11 @@ PAYLOAD_ERRORS = frozenset(
         "msg_too_long",
         "no_text",
         "invalid_ack",
+        "used_url",
     }
 )
+# Slack takes at most five posts to one response_url (within 30 minutes).
+RESPONSE_URL_USES = 5
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
@@ -699,12 +702,17 @@ class FakeSlack:
         if not isinstance(payload, dict):
             return Response("invalid_payload", status_code=400, media_type="text/plain")
         error, messages = _response_problem(payload)
+        key = request.path_params["key"]
         with self._lock:
+            if not error and sum(r.key == key for r in self._responses) >= RESPONSE_URL_USES:
+                error, messages = "used_url", [f"a response_url takes at most {RESPONSE_URL_USES} posts"]
+                self._refusals.append(Refusal("response_url", error, tuple(messages), _shortened(payload)))
+                return Response(error, status_code=404, media_type="text/plain")
             if error:
                 # As incoming webhooks answer: 400 and the error as plain text; nothing is shown.
                 self._refusals.append(Refusal("response_url", error, tuple(messages), _shortened(payload)))
                 return Response(error, status_code=400, media_type="text/plain")
-            self._responses.append(_Response(request.path_params["key"], payload, time.monotonic()))
+            self._responses.append(_Response(key, payload, time.monotonic()))
         return JSONResponse({"ok": True})
 
     async def _file_download(self, request: Request) -> Response:

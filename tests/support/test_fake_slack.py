@@ -313,6 +313,15 @@ async def test_response_urls_refuse_what_slack_refuses(fake: FakeSlack) -> None:
     assert [r.error for r in fake.refusals] == ["invalid_blocks", "no_text"]
 
 
+async def test_a_response_url_takes_five_posts(fake: FakeSlack) -> None:
+    fake.expect_refusals("used_url")
+    async with httpx.AsyncClient() as http:
+        answers = [(await http.post(fake.response_url("k5"), json={"text": str(n)})).status_code for n in range(6)]
+    assert answers == [200] * 5 + [404]
+    assert len(fake.responses("k5")) == 5
+    assert [r.error for r in fake.refusals] == ["used_url"]
+
+
 async def test_an_ack_with_a_view_or_options_slack_refuses_is_a_refusal(fake: FakeSlack) -> None:
     fake.expect_refusals("invalid_ack")
     bad_view = {"response_action": "update", "view": REFUSED_VIEWS["101 blocks"]}
