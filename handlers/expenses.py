@@ -159,7 +159,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 # Slack shows errors only next to input blocks: "lines" is said at the first line's account.
                 said = errors.pop("lines")
                 errors["line0_account"] = f"{said} {errors.get('line0_account', '')}".strip()
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=_placed(errors, view))
             return
         except Refusal as refusal:
             await ack(response_action="errors", errors={_first_field(view): str(refusal)})
@@ -264,6 +264,29 @@ def _value_of(action: dict[str, Any]) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 150:
         raise Unreadable()
     return value
+
+
+# Where a field's error goes when the modal Slack submitted does not show that field (yet): the exchange rate is
+# asked for once the currency changes, but a Submit can come before that redraw.
+_SHOWN_BESIDE = {"currency_rate": "currency"}
+
+
+def _placed(errors: dict[str, str], view: dict[str, Any]) -> dict[str, str]:
+    """Errors keyed by input blocks the submitted view has: Slack refuses the whole answer (and shows the person
+    none of it) if one names a block it does not show."""
+    inputs = [
+        str(block["block_id"])
+        for block in view.get("blocks") or []
+        if isinstance(block, dict) and block.get("type") == "input" and isinstance(block.get("block_id"), str)
+    ]
+    if not inputs:
+        return errors
+    placed: dict[str, str] = {}
+    for field, said in errors.items():
+        target = field if field in inputs else _SHOWN_BESIDE.get(field, inputs[0])
+        target = target if target in inputs else inputs[0]
+        placed[target] = f"{placed[target]} {said}" if target in placed else said
+    return placed
 
 
 def _first_field(view: dict[str, Any]) -> str:
