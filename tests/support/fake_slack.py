@@ -250,6 +250,8 @@ class FakeSlack:
         self._users: dict[str, _User] = {}
         self._channels: dict[str, str] = {}
         self._memberships: dict[str, list[str]] = {}
+        # Channels the bot is not a member of (it is in every other one, as the tests mostly want).
+        self._bot_absent: set[str] = set()
         self._files: dict[str, _File] = {}
         self._responses: list[_Response] = []
         self._injections: dict[str, list[_Injection]] = {}
@@ -385,6 +387,16 @@ class FakeSlack:
             channels = self._memberships.setdefault(user_id, [])
             if channel_id not in channels:
                 channels.append(channel_id)
+
+    def remove_bot(self, channel_id: str) -> None:
+        """The bot is not in the channel: posting there answers not_in_channel (channel_not_found if private)."""
+        with self._lock:
+            self._bot_absent.add(channel_id)
+
+    def invite_bot(self, channel_id: str) -> None:
+        """``/invite @Sync2Books``: the bot is a member again (send the member_joined_channel event yourself)."""
+        with self._lock:
+            self._bot_absent.discard(channel_id)
 
     def add_file(
         self,
@@ -813,8 +825,14 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _absent_problem(self, channel: str) -> Json | None:
+        """Slack's answer where the bot is not a member: a private channel it is not in is not there for it."""
+        if channel not in self._bot_absent:
+            return None
+        return {"ok": False, "error": "channel_not_found" if channel.startswith("G") else "not_in_channel"}
+
     def _chat_post_message(self, params: Json) -> Json:
-        problem = _message_problem(params)
+        problem = _message_problem(params) or self._absent_problem(self._resolve_channel(str(params["channel"])))
         if problem:
             return problem
         channel = self._resolve_channel(str(params["channel"]))
@@ -834,6 +852,8 @@ class FakeSlack:
 
     def _chat_update(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         message = self._find(channel, _str_or_none(params.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
@@ -875,7 +895,7 @@ class FakeSlack:
     def _chat_post_ephemeral(self, params: Json) -> Json:
         if not params.get("user"):
             return {"ok": False, "error": "user_not_found"}
-        problem = _message_problem(params)
+        problem = _message_problem(params) or self._absent_problem(str(params["channel"]))
         if problem:
             return problem
         ephemeral = _Ephemeral(
@@ -1001,19 +1021,23 @@ class FakeSlack:
                 "is_group": channel.startswith("G"),
                 "is_im": is_im,
                 "is_private": not channel.startswith("C"),
-                "is_member": True,
+                "is_member": channel not in self._bot_absent,
                 "is_archived": False,
             },
         }
 
     def _conversations_history(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         # History holds top-level messages and broadcast replies; other replies live only in their thread.
         listed = [m for m in self._sorted(channel) if m.thread_ts in (None, m.ts) or m.reply_broadcast]
         return self._page(listed, params, newest_first=True)
 
     def _conversations_replies(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         thread = self._thread_of(channel, str(params.get("ts") or ""))
         if not thread:
             return {"ok": False, "error": "thread_not_found"}

@@ -669,3 +669,21 @@ async def test_a_bolt_app_works_end_to_end_against_the_fakes(fake: FakeSlack, cl
 
         options = await slack.suggestion(user_id="U1", action_id="vendor", value="Acme")
         assert options.response.json()["options"][0]["text"]["text"] == "Acme Ltd"
+
+
+async def test_a_channel_without_the_bot_refuses_its_posts_until_it_is_invited(
+    client: AsyncWebClient, fake: FakeSlack
+) -> None:
+    fake.remove_bot("C9")
+    fake.remove_bot("G9")
+    for channel, error in (("C9", "not_in_channel"), ("G9", "channel_not_found")):
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel=channel, text="hello")
+        assert refused.value.response["error"] == error
+    with pytest.raises(SlackApiError) as unread:
+        await client.conversations_history(channel="C9")
+    assert unread.value.response["error"] == "not_in_channel"
+    assert (await client.conversations_info(channel="C9"))["channel"]["is_member"] is False
+    fake.invite_bot("C9")
+    assert (await client.chat_postMessage(channel="C9", text="hello"))["ok"]
+    assert fake.refusals == []  # a state of the workspace, not a malformed payload
