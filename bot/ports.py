@@ -60,6 +60,13 @@ class DeliveryFailed(Exception):
         self.permanent = permanent
 
 
+class NotAMember(DeliveryFailed):
+    """The bot is not in the channel: the message stays owed until it is invited."""
+
+    def __init__(self, reason: str = "not_in_channel") -> None:
+        super().__init__(reason, permanent=False)
+
+
 class Notifier(Protocol):
     """Posts what the bot owes a channel; ``key`` is stamped on the message so a re-send can find it."""
 

@@ -947,8 +947,19 @@ def outcome_summary(payload: dict[str, Any]) -> Message:
     return text, message_blocks
 
 
+def invite_needed(payload: dict[str, Any]) -> Message:
+    """To the person who asked, in a direct message: the bot cannot post where they asked it to."""
+    channel = channel_link(payload["channel_id"])
+    text = (
+        f"I can't post in {channel}: I'm not a member of it. Type `/invite @Sync2Books` there; "
+        "what I owe that channel is posted as soon as I'm in, nothing is lost."
+    )
+    return text, [mrkdwn(f":wave: {text}")]
+
+
 ANNOUNCEMENTS.update(
     {
+        "invite_needed": invite_needed,
         "expense_outcome": expense_outcome,
         "outcome_summary": outcome_summary,
         "expense_submitted": expense_message,

@@ -27,6 +27,13 @@ def register(app: AsyncApp, services: Services) -> None:
         recent = [summary(record) for record in await services.expenses.recent_for(event["user"], limit=5)]
         await client.views_publish(user_id=event["user"], view=blocks.home_view(companies, recent))
 
+    @app.event("member_joined_channel")
+    @guarded
+    async def member_joined(event: dict[str, Any], context: dict[str, Any]) -> None:
+        # Someone ran /invite @Sync2Books: what the bot owes that channel goes out now.
+        if event.get("user") and event.get("user") == context.get("bot_user_id") and event.get("channel"):
+            await services.membership.bot_joined(str(event["channel"]))
+
     @app.event("message")
     @guarded
     async def message(body: dict[str, Any], event: dict[str, Any]) -> None:

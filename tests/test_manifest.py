@@ -48,6 +48,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
 # What each subscribed event needs, and the scopes that serve no method but a feature of the manifest.
 EVENT_SCOPES = {
     "app_home_opened": frozenset(),
+    "member_joined_channel": frozenset({"channels:read", "groups:read"}),
     "message.channels": frozenset({"channels:history"}),
     "message.groups": frozenset({"groups:history"}),
     "message.im": frozenset({"im:history"}),
@@ -168,6 +169,7 @@ def test_the_events_and_scopes_are_the_ones_the_features_need() -> None:
     app = manifest()
     assert set(app["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
+        "member_joined_channel",
         "message.channels",
         "message.groups",
         "message.im",

@@ -314,6 +314,7 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
             st.none() | TEXTS,
         ),
     ),
+    "invite_needed": (blocks.invite_needed, st.fixed_dictionaries({"channel_id": IDS.map("C{}".format) | TEXTS})),
     "receipt_offer": (blocks.receipt_offer, st.fixed_dictionaries({"file_name": TEXTS, "file_id": IDS})),
     "receipt_note": (blocks.receipt_note, st.fixed_dictionaries({"text": TEXTS})),
     "expense_outcome": (
