@@ -194,7 +194,7 @@ class BotRuntime:
             companies=companies,
             connections=ConnectionService(self.db, self.backend, access, companies, kick),
             home=HomeService(self.db, directory),
-            membership=Membership(self.db, kick),
+            membership=Membership(self.db, directory, kick),
             deliveries=DeliveryLog(self.db),
             expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, kick_expenses),
             receipts=ReceiptService(self.db, self.backend, files, access, kick, kick_receipts),

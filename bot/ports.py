@@ -24,6 +24,10 @@ class Directory(Protocol):
         """Conversations the user is a member of (that the bot can see)."""
         ...
 
+    async def bot_is_member(self, channel_id: str) -> bool:
+        """Whether the bot can post in the channel (a private channel it is not in is not there for it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class SlackFile:

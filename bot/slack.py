@@ -74,6 +74,17 @@ class SlackDirectory:
             is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
         )
 
+    async def bot_is_member(self, channel_id: str) -> bool:
+        try:
+            answer = await self._client.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in ("channel_not_found", NOT_A_MEMBER):
+                return False
+            raise
+        channel = answer.get("channel") or {}
+        return bool(channel.get("is_member") or channel.get("is_im"))
+
     async def channels_of(self, user_id: str) -> list[str]:
         channels: list[str] = []
         cursor: str | None = None

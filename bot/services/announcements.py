@@ -16,6 +16,7 @@ from typing import Any
 
 from bot import metrics
 from bot.ports import DeliveryFailed, NotAMember, Notifier
+from bot.services.membership import INVITE_NEEDED, invite_key
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies
 from storage.tables import Announcement, utcnow
@@ -30,7 +31,6 @@ CHANNELS_AT_ONCE = 50
 MAX_ATTEMPTS = 8
 # A channel the bot is not in is looked at again this often, besides when the bot is invited there.
 MEMBER_RECHECK = timedelta(minutes=10)
-INVITE_NEEDED = "invite_needed"
 SECONDS_PER_CHANNEL_MESSAGE = 1.0
 
 # Per kind: ``prepare`` rebuilds a payload from current state just before posting (an expense's status may
@@ -121,7 +121,7 @@ class AnnouncementSender:
             asker = announcement.payload.get("user_id") or await Companies(session).linked_by(channel)
             if isinstance(asker, str) and asker and announcement.kind != INVITE_NEEDED and channel != asker:
                 await Announcements(session).owe(
-                    f"{INVITE_NEEDED}:{channel}:{asker}", asker, INVITE_NEEDED, {"channel_id": channel}
+                    invite_key(channel, asker), asker, INVITE_NEEDED, {"channel_id": channel}
                 )
 
     async def _remember_link_message(self, payload: dict[str, Any], ts: str) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sync2books.client import SandboxClient
+from sync2books.models import ConnectionStatus
 from tests.support.bot import ADMIN, RunningBot, bot_settings
+from tests.support.expense_modal import company_with_xero
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
 
@@ -27,7 +30,7 @@ def registered(fake: FakeSlack) -> list[dict[str, object]]:
     return [m for m in fake.messages(CHANNEL) if "registered *Acme Ltd*" in text_of(m)]
 
 
-async def test_register_where_the_bot_is_not_a_member_tells_the_admin_once_and_posts_when_invited(
+async def test_register_where_the_bot_is_not_a_member_says_so_up_front_and_posts_when_invited(
     fake_slack: FakeSlack, sandbox: SandboxServer, bot_database: str
 ) -> None:
     without_the_bot(fake_slack)
@@ -35,15 +38,14 @@ async def test_register_where_the_bot_is_not_a_member_tells_the_admin_once_and_p
     with RunningBot(settings, fake_slack) as bot:
         answer = await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
         assert answer.status_code == 200
+        (said,) = await fake_slack.wait_for_responses(answer.response_key, timeout=10)
+        assert f"I can't post in <#{CHANNEL}>" in text_of(said)
+        assert "Type `/invite @Sync2Books` there" in text_of(said)
         (refused,) = await fake_slack.wait_for("chat.postMessage", where=lambda c: c.error == "not_in_channel")
         assert refused.params["channel"] == CHANNEL
-        (dm,) = await fake_slack.wait_for(
-            "chat.postMessage", where=lambda c: c.params.get("channel") == ADMIN and c.error is None, timeout=10
-        )
-        assert f"I can't post in <#{CHANNEL}>" in text_of(dm.params)
-        assert "Type `/invite @Sync2Books` there" in text_of(dm.params)
         await asyncio.sleep(1)
     assert registered(fake_slack) == []
+    assert told_to_invite(fake_slack) == []  # told up front: no direct message besides
 
     # A restart in between loses nothing; the invitation brings the owed message, once.
     with RunningBot(settings, fake_slack) as bot:
@@ -56,6 +58,31 @@ async def test_register_where_the_bot_is_not_a_member_tells_the_admin_once_and_p
         assert (await bot.sender.event(event, event_id="Ev0JOINED2")).status_code == 200
         await asyncio.sleep(1.5)
     assert len(registered(fake_slack)) == 1
+
+
+async def test_a_connection_notice_where_the_bot_was_removed_tells_who_linked_the_channel_once(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    fake_slack.add_channel(CHANNEL, name="no-bot-here")
+    fake_slack.add_membership(ADMIN, CHANNEL)
+    connection, _ = await company_with_xero(bot, fake_slack, client, channel=CHANNEL)
+    fake_slack.remove_bot(CHANNEL)  # someone removed the bot from the channel
+    await client.switch_connection(connection.id, ConnectionStatus.ERROR)
+    (dm,) = await fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: c.params.get("channel") == ADMIN and c.error is None, timeout=15
+    )
+    assert f"I can't post in <#{CHANNEL}>" in text_of(dm.params)
+    lost = [m for m in fake_slack.messages(CHANNEL) if "stopped accepting expenses" in text_of(m)]
+    assert lost == []
+
+    fake_slack.invite_bot(CHANNEL)
+    event = {"type": "member_joined_channel", "user": BOT_USER_ID, "channel": CHANNEL}
+    assert (await bot.sender.event(event, event_id="Ev0BACK")).status_code == 200
+    await fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: "stopped accepting expenses" in text_of(c.params) and c.error is None
+    )
+    await asyncio.sleep(1.5)
+    assert len([m for m in fake_slack.messages(CHANNEL) if "stopped accepting expenses" in text_of(m)]) == 1
     assert len(told_to_invite(fake_slack)) == 1
 
 
@@ -64,11 +91,12 @@ async def test_someone_else_joining_the_channel_changes_nothing(
 ) -> None:
     without_the_bot(fake_slack)
     with RunningBot(bot_settings(fake_slack, bot_database, sandbox.url), fake_slack) as bot:
-        await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
-        await fake_slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == ADMIN, timeout=10)
+        asked = await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
+        await fake_slack.wait_for("chat.postMessage", where=lambda c: c.error == "not_in_channel", timeout=10)
         event = {"type": "member_joined_channel", "user": "UMEMBER", "channel": CHANNEL}
         assert (await bot.sender.event(event, event_id="Ev0OTHER")).status_code == 200
         await asyncio.sleep(1.5)
         refused = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == CHANNEL]
         assert [c.error for c in refused] == ["not_in_channel"]  # not tried again: nobody invited the bot
+        assert len(fake_slack.responses(asked.response_key)) == 1
     assert registered(fake_slack) == []
