@@ -8,7 +8,7 @@ import asyncio
 from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus
 from tests.support.bot import ADMIN, RunningBot, bot_settings
-from tests.support.expense_modal import company_with_xero
+from tests.support.expense_modal import company_with_xero, filled, open_expense_modal, selected
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
 
@@ -100,3 +100,34 @@ async def test_someone_else_joining_the_channel_changes_nothing(
         assert [c.error for c in refused] == ["not_in_channel"]  # not tried again: nobody invited the bot
         assert len(fake_slack.responses(asked.response_key)) == 1
     assert registered(fake_slack) == []
+
+
+async def test_an_outcome_where_the_bot_was_removed_tells_the_submitter_once_and_is_posted_when_invited(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    fake_slack.add_channel(CHANNEL, name="no-bot-here")
+    fake_slack.add_membership(ADMIN, CHANNEL)
+    _, refs = await company_with_xero(bot, fake_slack, client, channel=CHANNEL)
+    view = await open_expense_modal(bot, fake_slack, channel=CHANNEL)
+    values = filled(refs, merchant="Lonely Taxi")
+    values["line0_account"] = {"opt_account": selected("acc-gone")}
+    await client.configure_sandbox(latency_ms=1500)  # the batch ends after the bot is removed
+    sent = await bot.sender.submit_view(user_id=ADMIN, callback_id="expense", values=values, view=view)
+    assert sent.status_code == 200
+    await fake_slack.wait_for("chat.postMessage", where=lambda c: "submitted *Lonely Taxi*" in text_of(c.params))
+    fake_slack.remove_bot(CHANNEL)
+    await client.configure_sandbox(latency_ms=0)
+    (dm,) = await fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: c.params.get("channel") == ADMIN and c.error is None, timeout=20
+    )
+    assert f"I can't post in <#{CHANNEL}>" in text_of(dm.params)
+
+    fake_slack.invite_bot(CHANNEL)
+    event = {"type": "member_joined_channel", "user": BOT_USER_ID, "channel": CHANNEL}
+    assert (await bot.sender.event(event, event_id="Ev0BACK2")).status_code == 200
+    await fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: "did not sync" in text_of(c.params) and c.error is None, timeout=10
+    )
+    await asyncio.sleep(1.5)
+    assert len([m for m in fake_slack.messages(CHANNEL) if "did not sync" in text_of(m)]) == 1
+    assert len(told_to_invite(fake_slack)) == 1
