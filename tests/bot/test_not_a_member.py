@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from sync2books.client import SandboxClient
-from sync2books.models import ConnectionStatus
+from sync2books.models import Connection, ConnectionStatus
 from tests.support.bot import ADMIN, RunningBot, bot_settings
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal, selected
+from tests.support.expenses import LedgerRefs
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
 
@@ -20,6 +21,13 @@ def without_the_bot(fake: FakeSlack) -> None:
     fake.add_channel(CHANNEL, name="no-bot-here")
     fake.add_membership(ADMIN, CHANNEL)
     fake.remove_bot(CHANNEL)
+
+
+async def company_in_channel(bot: RunningBot, fake: FakeSlack, client: SandboxClient) -> tuple[Connection, LedgerRefs]:
+    """Acme Ltd with Xero in CHANNEL while the bot is still a member there."""
+    fake.add_channel(CHANNEL, name="no-bot-here")
+    fake.add_membership(ADMIN, CHANNEL)
+    return await company_with_xero(bot, fake, client, channel=CHANNEL)
 
 
 def told_to_invite(fake: FakeSlack) -> list[dict[str, object]]:
@@ -63,9 +71,7 @@ async def test_register_where_the_bot_is_not_a_member_says_so_up_front_and_posts
 async def test_a_connection_notice_where_the_bot_was_removed_tells_who_linked_the_channel_once(
     bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
 ) -> None:
-    fake_slack.add_channel(CHANNEL, name="no-bot-here")
-    fake_slack.add_membership(ADMIN, CHANNEL)
-    connection, _ = await company_with_xero(bot, fake_slack, client, channel=CHANNEL)
+    connection, _ = await company_in_channel(bot, fake_slack, client)
     fake_slack.remove_bot(CHANNEL)  # someone removed the bot from the channel
     await client.switch_connection(connection.id, ConnectionStatus.ERROR)
     (dm,) = await fake_slack.wait_for(
@@ -105,9 +111,7 @@ async def test_someone_else_joining_the_channel_changes_nothing(
 async def test_an_outcome_where_the_bot_was_removed_tells_the_submitter_once_and_is_posted_when_invited(
     bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
 ) -> None:
-    fake_slack.add_channel(CHANNEL, name="no-bot-here")
-    fake_slack.add_membership(ADMIN, CHANNEL)
-    _, refs = await company_with_xero(bot, fake_slack, client, channel=CHANNEL)
+    _, refs = await company_in_channel(bot, fake_slack, client)
     view = await open_expense_modal(bot, fake_slack, channel=CHANNEL)
     values = filled(refs, merchant="Lonely Taxi")
     values["line0_account"] = {"opt_account": selected("acc-gone")}
