@@ -40,6 +40,7 @@ from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
 from bot.services.leases import LookLeases
+from bot.services.membership import Membership
 from bot.services.operations import Operations
 from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
@@ -193,6 +194,7 @@ class BotRuntime:
             companies=companies,
             connections=ConnectionService(self.db, self.backend, access, companies, kick),
             home=HomeService(self.db, directory),
+            membership=Membership(self.db, directory, kick),
             deliveries=DeliveryLog(self.db),
             expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, kick_expenses),
             receipts=ReceiptService(self.db, self.backend, files, access, kick, kick_receipts),

@@ -24,6 +24,10 @@ class Directory(Protocol):
         """Conversations the user is a member of (that the bot can see)."""
         ...
 
+    async def bot_is_member(self, channel_id: str) -> bool:
+        """Whether the bot can post in the channel (a private channel it is not in is not there for it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class SlackFile:
@@ -58,6 +62,13 @@ class DeliveryFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+
+class NotAMember(DeliveryFailed):
+    """The bot is not in the channel: the message stays owed until it is invited."""
+
+    def __init__(self, reason: str = "not_in_channel") -> None:
+        super().__init__(reason, permanent=False)
 
 
 class Notifier(Protocol):

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import CountedRateLimitRetries
-from bot.ports import DeliveryFailed, FileUnavailable, SlackFile, SlackUser
+from bot.ports import DeliveryFailed, FileUnavailable, NotAMember, SlackFile, SlackUser
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "sync2books_announcement"
 # Errors after which posting to that channel again cannot succeed.
 PERMANENT_ERRORS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks", "restricted_action"}
+    {"channel_not_found", "is_archived", "msg_too_long", "invalid_blocks", "restricted_action"}
 )
+# The bot is not a member: nothing is lost, it is posted once someone invites the bot.
+NOT_A_MEMBER = "not_in_channel"
 # How far back a re-sender looks for a message it may already have posted.
 HISTORY_LOOKBACK = 200
 
@@ -51,6 +53,13 @@ def _error_code(exc: SlackClientError) -> str:
     return type(exc).__name__
 
 
+def _delivery_failed(exc: SlackClientError) -> DeliveryFailed:
+    code = _error_code(exc)
+    if code == NOT_A_MEMBER:
+        return NotAMember(code)
+    return DeliveryFailed(code, permanent=code in PERMANENT_ERRORS)
+
+
 class SlackDirectory:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -64,6 +73,17 @@ class SlackDirectory:
             is_admin=bool(user.get("is_admin")),
             is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
         )
+
+    async def bot_is_member(self, channel_id: str) -> bool:
+        try:
+            answer = await self._client.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in ("channel_not_found", NOT_A_MEMBER):
+                return False
+            raise
+        channel = answer.get("channel") or {}
+        return bool(channel.get("is_member") or channel.get("is_im"))
 
     async def channels_of(self, user_id: str) -> list[str]:
         channels: list[str] = []
@@ -96,8 +116,7 @@ class SlackNotifier:
                 **thread,
             )
         except SlackClientError as exc:
-            code = _error_code(exc)
-            raise DeliveryFailed(code, permanent=code in PERMANENT_ERRORS) from None
+            raise _delivery_failed(exc) from None
         link_message_ts = payload.get("link_message_ts")
         if link_message_ts and "link_message" in payload:
             await self._edit_link_message(channel_id, link_message_ts, payload["link_message"])
@@ -117,8 +136,7 @@ class SlackNotifier:
                 channel=channel_id, include_all_metadata=True, limit=HISTORY_LOOKBACK
             )
         except SlackClientError as exc:
-            code = _error_code(exc)
-            raise DeliveryFailed(code, permanent=code in PERMANENT_ERRORS) from None
+            raise _delivery_failed(exc) from None
         messages: list[dict[str, Any]] = answer.get("messages", [])
         for message in messages:
             metadata = message.get("metadata") or {}

@@ -37,11 +37,59 @@ SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,20}$")
 
 
-def escape(text: object) -> str:
+# Slack's limits (docs.slack.dev, Block Kit reference) that the builders must stay within.
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+SECTION_TEXT = 3000
+BUTTON_TEXT = 75
+OPTION_TEXT = 75
+MAX_OPTIONS = 100
+# How much of one outside text is shown: a name (company, merchant, software, file), an id, an error.
+NAME = 150
+ID = 100
+ERROR = 2000
+
+
+def escape(text: object, limit: int | None = None) -> str:
     """Outside text (names, typed text, file names, service errors) as mrkdwn must carry it: it can never
     become a mention (``<!channel>``, ``<@U…>``), a disguised link or a date. Every builder passes every
-    outside text through here, and only through here."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    outside text through here, and only through here.
+
+    With ``limit``, the escaped text is at most that long: shortened with "…", never cutting an ``&amp;`` in two.
+    """
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped if limit is None else shorten(escaped, limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` if it fits, else its start and "…" in ``limit`` characters (an escape is kept whole or left out)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def capped(lines: Sequence[str], limit: int = SECTION_TEXT, *, what: str = "more") -> str:
+    """Whole lines, one a line, while they fit in ``limit`` characters; then "…and N more" for the rest."""
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1
+        tail = len(f"\n…and {rest} {what}") if rest else 0
+        if used + len(line) + (1 if shown else 0) + tail > limit:
+            left = len(lines) - index
+            more = f"…and {left} {what}"
+            while shown and used + len(more) + 1 > limit:
+                used -= len(shown.pop()) + 1
+                left += 1
+                more = f"…and {left} {what}"
+            return "\n".join([*shown, more])
+        shown.append(line)
+        used += len(line) + (1 if len(shown) > 1 else 0)
+    return "\n".join(shown)
 
 
 def mrkdwn(text: str) -> Block:
@@ -52,8 +100,9 @@ def context(*texts: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in texts]}
 
 
-def plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
+def plain(text: str, limit: int | None = None) -> dict[str, Any]:
+    """Plain text is shown as it is (no escaping); ``limit`` shortens it with "…" where Slack caps it."""
+    return {"type": "plain_text", "text": text if limit is None else shorten(text, limit), "emoji": True}
 
 
 def slack_date(moment: datetime | str, style: str = "{date_short_pretty} at {time}") -> str:
@@ -65,11 +114,11 @@ def slack_date(moment: datetime | str, style: str = "{date_short_pretty} at {tim
 
 
 def mention(user_id: str) -> str:
-    return f"<@{user_id}>" if SLACK_USER_ID.match(user_id) else escape(user_id)
+    return f"<@{user_id}>" if SLACK_USER_ID.match(user_id) else escape(user_id, ID)
 
 
 def channel_link(channel_id: str) -> str:
-    return f"<#{channel_id}>" if SLACK_CHANNEL_ID.match(channel_id) else escape(channel_id)
+    return f"<#{channel_id}>" if SLACK_CHANNEL_ID.match(channel_id) else escape(channel_id, ID)
 
 
 # --------------------------------------------------------------------------- help and refusals
@@ -89,7 +138,7 @@ SUBCOMMANDS: Sequence[tuple[str, str]] = (
 def usage(service: str, software: str) -> Message:
     """The commands, naming the running service and the software it connects to."""
     lines = "\n".join(
-        f"• `/sync2books {escape(name)}` — {escape(what.format(service=service, software=software))}"
+        f"• `/sync2books {escape(name)}` — {escape(what.format(service=service, software=software), 1000)}"
         for name, what in SUBCOMMANDS
     )
     text = "Sync2Books for Slack: what you can ask\n" + lines
@@ -98,8 +147,8 @@ def usage(service: str, software: str) -> Message:
 
 def refusal(said: Refusal | str) -> Message:
     """A refusal as the person sees it: our words as written, every outside value in it escaped."""
-    text = said.shown(escape) if isinstance(said, Refusal) else said
-    return text, [mrkdwn(text)]
+    text = said.shown(lambda value: escape(value, ERROR)) if isinstance(said, Refusal) else said
+    return text, [mrkdwn(shorten(text, SECTION_TEXT))]
 
 
 # --------------------------------------------------------------------------- registering
@@ -127,24 +176,24 @@ def register_modal(channel_id: str, service: str) -> dict[str, Any]:
                 "label": plain("Description"),
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2000},
             },
-            context(f"The company is created with {service} and this channel is linked to it."),
+            context(f"The company is created with {escape(service, NAME)} and this channel is linked to it."),
         ],
     }
 
 
 def company_registered(payload: dict[str, Any]) -> Message:
-    who, name = mention(payload["user_id"]), escape(payload["company_name"])
+    who, name = mention(payload["user_id"]), escape(payload["company_name"], NAME)
     service = payload.get("service", "Sync2Books")
     text = f"{who} registered {name} with {service} and linked it to this channel."
     next_step = "Next: an admin runs `/sync2books connect` to post the link that connects its accounting software."
     return text, [
         mrkdwn(f":tada: {who} registered *{name}* with {service} and linked it to this channel."),
-        context(next_step, f"Company id `{escape(payload['company_id'])}`"),
+        context(next_step, f"Company id `{escape(payload['company_id'], ID)}`"),
     ]
 
 
 def company_linked(payload: dict[str, Any]) -> Message:
-    who, name = mention(payload["user_id"]), escape(payload["company_name"])
+    who, name = mention(payload["user_id"]), escape(payload["company_name"], NAME)
     text = f"{who} linked this channel to {name}."
     return text, [
         mrkdwn(f":link: {who} linked this channel to *{name}*."),
@@ -157,7 +206,7 @@ def company_linked(payload: dict[str, Any]) -> Message:
 
 def auth_links_message(payload: dict[str, Any]) -> Message:
     """The message with one button per link; a link that was used or expired shows that instead."""
-    name = escape(payload["company_name"])
+    name = escape(payload["company_name"], NAME)
     blocks: list[Block] = [
         mrkdwn(
             f":electric_plug: Connect *{name}*'s accounting software to {payload.get('service', 'Sync2Books')} — "
@@ -165,9 +214,11 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
         )
     ]
     open_links = []
-    for link in payload["links"]:
+    # The head, the links, "…and N more" and the footer: within a message's 50 blocks.
+    links = payload["links"][: MESSAGE_BLOCKS - 3]
+    for link in links:
         state = link.get("state", "pending")
-        software = escape(link["name"])
+        software = escape(link["name"], NAME)
         if state == "connected":
             blocks.append(mrkdwn(f":white_check_mark: *{software}* — connected."))
         elif state == "expired":
@@ -189,28 +240,31 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
                     "accessory": {
                         "type": "button",
                         "action_id": f"{AUTH_LINK_ACTION}:{link['software']}",
-                        "text": plain(f"Connect {link['name']}"),
+                        "text": plain(f"Connect {link['name']}", BUTTON_TEXT),
                         "url": link["url"],
                         "style": "primary",
                     },
                 }
             )
+    if len(payload["links"]) > len(links):
+        blocks.append(context(f"…and {len(payload['links']) - len(links)} more: ask for one by name."))
     blocks.append(context(f"Requested by {mention(payload['user_id'])}. Each link works once."))
-    names = ", ".join(escape(link["name"]) for link in payload["links"])
+    names = ", ".join(escape(link["name"], NAME) for link in links)
     text = f"Connect {name}'s accounting software ({names})"
     if open_links:
-        text += ": " + " ".join(f"{escape(link['name'])}: {escape(link['url'])}" for link in open_links)
+        text += ": " + " ".join(f"{escape(link['name'], NAME)}: {escape(link['url'])}" for link in open_links)
     return text, blocks
 
 
 def link_connected(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"]), escape(payload["company_name"])
+    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
     text = f"{software} is connected for {name}. Expenses can now sync to it."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected for *{name}*. Expenses can now sync to it.")]
 
 
 def link_expired(payload: dict[str, Any]) -> Message:
-    software, name, command = escape(payload["software_name"]), escape(payload["company_name"]), payload["command"]
+    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
+    command = escape(payload["command"], NAME)
     text = f"The {software} link for {name} expired unused. Run /sync2books connect {command} for a new one."
     return text, [
         mrkdwn(f":hourglass: The *{software}* link for *{name}* expired before anyone used it."),
@@ -226,16 +280,17 @@ def connection_connected(payload: dict[str, Any]) -> Message:
 
 
 def connection_restored(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"]), escape(payload["company_name"])
+    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
     text = f"{software} is connected again for {name}."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected again for *{name}*.")]
 
 
 def connection_lost(payload: dict[str, Any]) -> Message:
-    software, name, command = escape(payload["software_name"]), escape(payload["company_name"]), payload["command"]
+    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
+    command = escape(payload["command"], NAME)
     if payload["status"] == "ERROR":
         told = payload.get("error_message")
-        reason = escape(told) if told else f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
+        reason = escape(told, ERROR) if told else f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
         head = f":warning: *{software}* stopped accepting expenses for *{name}*: {reason}"
         text = f"{software} stopped accepting expenses for {name}: {reason}"
         what_to_do = (
@@ -250,17 +305,18 @@ def connection_lost(payload: dict[str, Any]) -> Message:
 
 
 def disconnected_by_user(payload: dict[str, Any]) -> Message:
-    who, software, name = mention(payload["user_id"]), escape(payload["software_name"]), escape(payload["company_name"])
+    who = mention(payload["user_id"])
+    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
     text = f"{who} disconnected {software} from {name}. Expenses will no longer sync to it."
     return text, [
         mrkdwn(f":electric_plug: {who} disconnected *{software}* from *{name}*. Expenses will no longer sync to it."),
-        context(f"To connect it again: `/sync2books connect {payload['command']}`."),
+        context(f"To connect it again: `/sync2books connect {escape(payload['command'], NAME)}`."),
     ]
 
 
 def connections_list(company: str, connections: Iterable[ServiceConnection]) -> Message:
     connections = list(connections)
-    company_name = escape(company)
+    company_name = escape(company, NAME)
     if not connections:
         text = f"{company_name} has no connections yet. An admin can run /sync2books connect to post a link."
         return text, [
@@ -270,20 +326,23 @@ def connections_list(company: str, connections: Iterable[ServiceConnection]) -> 
     lines = []
     for connection in sorted(connections, key=lambda c: c.platform_name):
         line = (
-            f"• *{escape(connection.platform_name)}* — {STATUS_WORDS[connection.status.value]} "
-            f"since {slack_date(connection.updated_at)} (`{escape(connection.id)}`)"
+            f"• *{escape(connection.platform_name, NAME)}* — {STATUS_WORDS[connection.status.value]} "
+            f"since {slack_date(connection.updated_at)} (`{escape(connection.id, ID)}`)"
         )
         if connection.error:
-            line += f"\n   {escape(connection.error.message)}"
+            line += f"\n   {escape(connection.error.message, 500)}"
         lines.append(line)
     text = f"{company_name}'s connections: " + "; ".join(
-        f"{escape(c.platform_name)} {c.status.value.lower()}" for c in connections
+        f"{escape(c.platform_name, NAME)} {c.status.value.lower()}" for c in connections
     )
-    return text, [mrkdwn(f"*{company_name}*'s connections"), mrkdwn("\n".join(lines))]
+    return shorten(text, SECTION_TEXT), [
+        mrkdwn(f"*{company_name}*'s connections"),
+        mrkdwn(capped(lines, what="more connections")),
+    ]
 
 
 def disconnect_confirmation(company: str, software: str, connection_id: str) -> Message:
-    company_name, software_name = escape(company), escape(software)
+    company_name, software_name = escape(company, NAME), escape(software, NAME)
     question = f"Disconnect *{software_name}* from *{company_name}*? Expenses will stop syncing to it."
     return f"Disconnect {software_name} from {company_name}?", [
         mrkdwn(question),
@@ -294,7 +353,7 @@ def disconnect_confirmation(company: str, software: str, connection_id: str) -> 
                 {
                     "type": "button",
                     "action_id": DISCONNECT_CONFIRM,
-                    "text": plain(f"Disconnect {software}"),
+                    "text": plain(f"Disconnect {software}", BUTTON_TEXT),
                     "style": "danger",
                     "value": connection_id,
                 },
@@ -305,11 +364,15 @@ def disconnect_confirmation(company: str, software: str, connection_id: str) -> 
 
 
 def disconnect_done(company_name: str, software_name: str) -> Message:
-    text = f"Disconnected {escape(software_name)} from {escape(company_name)}."
+    text = f"Disconnected {escape(software_name, NAME)} from {escape(company_name, NAME)}."
     return text, [mrkdwn(f":white_check_mark: {text}")]
 
 
 # --------------------------------------------------------------------------- App Home
+
+
+HOME_BLOCKS_PER_COMPANY = 3
+HOME_CHANNELS = 10
 
 
 def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
@@ -321,16 +384,25 @@ def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]]
                 "`/sync2books register <company name>`."
             )
         )
-    for company in companies:
-        channels = ", ".join(channel_link(channel) for channel in company.channel_ids)
+    recent_blocks = recent_expenses_blocks(recent)
+    # What always comes after the companies: the button, the recent expenses, the help line, "…and N more".
+    room = VIEW_BLOCKS - len(blocks) - (1 + len(recent_blocks) + 1 + 1)
+    for shown, company in enumerate(companies):
+        if room < HOME_BLOCKS_PER_COMPANY:
+            blocks.append(context(f"…and {len(companies) - shown} more companies: see them in their channels."))
+            break
+        room -= HOME_BLOCKS_PER_COMPANY
+        channels = [channel_link(channel) for channel in company.channel_ids[:HOME_CHANNELS]]
+        if len(company.channel_ids) > HOME_CHANNELS:
+            channels.append(f"and {len(company.channel_ids) - HOME_CHANNELS} more")
         blocks.append({"type": "divider"})
-        blocks.append(mrkdwn(f"*{escape(company.name)}*  ·  {channels}"))
+        blocks.append(mrkdwn(f"*{escape(company.name, NAME)}*  ·  {', '.join(channels)}"))
         if company.connections:
             lines = [
-                f"• {escape(c.software_name)} — {STATUS_WORDS.get(c.status, escape(c.status.lower()))}"
+                f"• {escape(c.software_name, NAME)} — {STATUS_WORDS.get(c.status, escape(c.status.lower(), NAME))}"
                 for c in company.connections
             ]
-            blocks.append(mrkdwn("\n".join(lines)))
+            blocks.append(mrkdwn(capped(lines, what="more connections")))
         else:
             blocks.append(context("No accounting software connected yet: `/sync2books connect` in its channel."))
     if companies:
@@ -348,7 +420,7 @@ def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]]
                 ],
             }
         )
-    blocks += recent_expenses_blocks(recent)
+    blocks += recent_blocks
     blocks.append(context("Type `/sync2books help` in any channel for everything the bot can do."))
     return {"type": "home", "blocks": blocks}
 
@@ -433,7 +505,7 @@ OPTION_ACTIONS = {
 
 
 def option(text: str, value: str) -> dict[str, Any]:
-    return {"text": plain(text[:75]), "value": value[:150]}
+    return {"text": plain(text, OPTION_TEXT), "value": value[:150]}
 
 
 def _input(
@@ -530,7 +602,7 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
     chosen = next((c for c in connections if c["id"] == context.get("connection_id")), None)
     blocks: list[Block] = []
     if len(connections) > 1:
-        choices = [option(c["name"], c["id"]) for c in connections]
+        choices = [option(c["name"], c["id"]) for c in connections[:MAX_OPTIONS]]
         element: dict[str, Any] = {
             "type": "static_select",
             "action_id": CHOOSE_CONNECTION,
@@ -543,7 +615,7 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
     if chosen is None:
         blocks.append(
             context_block(
-                f"*{escape(context['company_name'])}* has several connected accounting packages: choose "
+                f"*{escape(context['company_name'], NAME)}* has several connected accounting packages: choose "
                 "the one this expense goes to."
             )
         )
@@ -609,16 +681,31 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
             hint=None if bank else "Leave empty to use the company's default.",
         )
     )
-    for index in range(context.get("lines", 1)):
-        blocks += _line_blocks(index)
-    if context.get("lines", 1) < MAX_MODAL_LINES:
-        blocks.append(
+    lines = context.get("lines", 1)
+    after: list[Block] = []
+    if lines < MAX_MODAL_LINES:
+        after.append(
             {
                 "type": "actions",
                 "block_id": "lines_actions",
                 "elements": [{"type": "button", "action_id": ADD_LINE, "text": plain("Add line")}],
             }
         )
+    # Fix and retry of an expense with more lines than a modal holds: the first ones that fit are shown, the
+    # rest are said to be sent again as they were (the service keeps them), and the metadata says how many.
+    fits = (VIEW_BLOCKS - len(blocks) - len(after) - _MODAL_TAIL_BLOCKS - 1) // len(_line_blocks(0))
+    shown = min(lines, fits)
+    for index in range(shown):
+        blocks += _line_blocks(index)
+    if shown < lines:
+        blocks.append(
+            context_block(
+                f"Lines {shown + 1}–{lines} of this expense are not shown (a Slack form holds {shown}): "
+                "they are sent again as they were."
+            )
+        )
+        context = {**context, "lines": shown}
+    blocks += after
     blocks.append(
         _input(
             "notes",
@@ -657,6 +744,10 @@ def _expense_modal(context: dict[str, Any], *, today: str, currency: str | None 
     return _modal(blocks, context, submit="Submit")
 
 
+# Notes, Draft, the receipts context and the file input: what the modal has after its lines and "Add line".
+_MODAL_TAIL_BLOCKS = 4
+
+
 def context_block(text: str) -> Block:
     return context(text)
 
@@ -685,11 +776,24 @@ def _line_blocks(index: int) -> list[Block]:
     ]
 
 
+# What the expense modal's private_metadata carries: the claim the service checks again, never names to show
+# (the service reads those again), so it stays far below Slack's 3,000 characters whatever the names are.
+CLAIM_KEYS = ("company_id", "channel_id", "connection_id", "bank_account", "receipt_file_ids", "lines", "retry_of")
+
+
+def _claim(context: dict[str, Any]) -> str:
+    claim = {key: context[key] for key in CLAIM_KEYS if context.get(key) is not None}
+    if claim.get("bank_account"):
+        bank_id, name = claim["bank_account"]
+        claim["bank_account"] = [bank_id, shorten(name, OPTION_TEXT)]
+    return json.dumps(claim, separators=(",", ":"))
+
+
 def _modal(blocks: list[Block], context: dict[str, Any], *, submit: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": EXPENSE_CALLBACK,
-        "private_metadata": json.dumps(context, separators=(",", ":")),
+        "private_metadata": _claim(context),
         "title": plain("New expense"),
         "submit": plain(submit),
         "close": plain("Cancel"),
@@ -710,20 +814,20 @@ STATUS_LINES = {
 
 def expense_message(payload: dict[str, Any]) -> Message:
     who = mention(payload["user_id"])
-    merchant = escape(payload.get("merchant") or "an expense")
+    merchant = escape(payload.get("merchant") or "an expense", NAME)
     status = STATUS_LINES.get((payload["state"], payload.get("status")), STATUS_LINES.get((payload["state"], None), ""))
     head = f"{who} submitted *{merchant}* — *{payload['total']}*"
     details = [status]
     if payload.get("accounting_id") and payload.get("status") == "SYNCED":
-        details.append(f"Recorded as `{escape(payload['accounting_id'])}`")
+        details.append(f"Recorded as `{escape(payload['accounting_id'], ID)}`")
     if payload.get("error_message"):
-        details.append(escape(payload["error_message"]))
+        details.append(escape(payload["error_message"], ERROR))
     text = f"{who} submitted {merchant} for {payload['total']}: {status.split(': ', 1)[-1]}"
     return text, [mrkdwn(head), context(" · ".join(details), f"Expense `{payload['expense_id']}`")]
 
 
 def receipt_offer(payload: dict[str, Any]) -> Message:
-    name = escape(payload["file_name"])
+    name = escape(payload["file_name"], NAME)
     text = f"Use {name} as a receipt?"
     return text, [
         mrkdwn(f":receipt: Use *{name}* as a receipt?"),
@@ -751,12 +855,15 @@ def receipt_offer(payload: dict[str, Any]) -> Message:
 
 def receipt_note(payload: dict[str, Any]) -> Message:
     """Our sentence about a file, carrying its name and perhaps a service's error: escaped as a whole."""
-    text = escape(payload["text"])
+    text = escape(payload["text"], SECTION_TEXT)
     return text, [mrkdwn(text)]
 
 
 def attach_modal(file_id: str, expenses: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    choices = [option(f"{e['merchant'] or 'Expense'} — {e['total']} — {e['date']}", e["expense_id"]) for e in expenses]
+    choices = [
+        option(f"{e['merchant'] or 'Expense'} — {e['total']} — {e['date']}", e["expense_id"])
+        for e in expenses[:MAX_OPTIONS]
+    ]
     blocks: list[Block]
     if choices:
         blocks = [_input("expense", "Expense", {"type": "static_select", "action_id": "value", "options": choices})]
@@ -790,12 +897,12 @@ def _fix_button(expense_id: str) -> dict[str, Any]:
 
 def expense_outcome(payload: dict[str, Any]) -> Message:
     """The reply in an expense's thread when its batch ends."""
-    merchant = escape(payload.get("merchant") or "The expense")
+    merchant = escape(payload.get("merchant") or "The expense", NAME)
     if payload["status"] == "SYNCED":
-        recorded = f" as `{escape(payload['accounting_id'])}`" if payload.get("accounting_id") else ""
+        recorded = f" as `{escape(payload['accounting_id'], ID)}`" if payload.get("accounting_id") else ""
         text = f"{merchant} ({payload['total']}) is in the books{recorded}."
         return text, [mrkdwn(f":white_check_mark: *{merchant}* ({payload['total']}) is in the books{recorded}.")]
-    reason = escape(payload.get("error_message") or "The accounting software refused it.")
+    reason = escape(payload.get("error_message") or "The accounting software refused it.", ERROR)
     text = f"{merchant} ({payload['total']}) did not sync: {reason}"
     return text, [
         mrkdwn(f":x: *{merchant}* ({payload['total']}) did not sync.\n{reason}"),
@@ -823,14 +930,14 @@ def outcome_summary(payload: dict[str, Any]) -> Message:
         )
     ]
     for outcome in failed[:MAX_SUMMARY_FAILURES]:
-        merchant = escape(outcome.get("merchant") or "Expense")
+        merchant = escape(outcome.get("merchant") or "Expense", NAME)
         message_blocks.append(
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
                     "text": f":x: *{merchant}* ({outcome['total']}) by {mention(outcome['user_id'])}:"
-                    f" {escape(outcome.get('error_message') or 'refused')}"[:2900],
+                    f" {escape(outcome.get('error_message') or 'refused', ERROR)}",
                 },
                 "accessory": _fix_button(outcome["expense_id"]),
             }
@@ -840,8 +947,19 @@ def outcome_summary(payload: dict[str, Any]) -> Message:
     return text, message_blocks
 
 
+def invite_needed(payload: dict[str, Any]) -> Message:
+    """To the person who asked, in a direct message: the bot cannot post where they asked it to."""
+    channel = channel_link(payload["channel_id"])
+    text = (
+        f"I can't post in {channel}: I'm not a member of it. Type `/invite @Sync2Books` there; "
+        "what I owe that channel is posted as soon as I'm in, nothing is lost."
+    )
+    return text, [mrkdwn(f":wave: {text}")]
+
+
 ANNOUNCEMENTS.update(
     {
+        "invite_needed": invite_needed,
         "expense_outcome": expense_outcome,
         "outcome_summary": outcome_summary,
         "expense_submitted": expense_message,
@@ -854,7 +972,7 @@ ANNOUNCEMENTS.update(
 
 
 def status_list(company: str, batches: Sequence[Any]) -> Message:
-    company_name = escape(company)
+    company_name = escape(company, NAME)
     if not batches:
         text = f"{company_name} has no expenses yet. Submit one with /sync2books expense."
         return text, [
@@ -879,15 +997,18 @@ def status_list(company: str, batches: Sequence[Any]) -> Message:
             f" ({batch.synced} in the books, {batch.failed} failed) · {slack_date(batch.updated_at)}"
         )
     text = f"{company_name}'s recent sync batches: " + "; ".join(line.lstrip("• ") for line in lines)
-    return text[:3000], [mrkdwn(f"*{company_name}*'s recent sync batches"), mrkdwn("\n".join(lines)[:2900])]
+    return shorten(text, SECTION_TEXT), [
+        mrkdwn(f"*{company_name}*'s recent sync batches"),
+        mrkdwn(capped(lines, what="more batches")),
+    ]
 
 
 def recent_expenses_blocks(expenses: Sequence[dict[str, Any]]) -> list[Block]:
     if not expenses:
         return []
     lines = [
-        f"• *{escape(e['merchant'] or 'Expense')}* — {e['total']} — "
+        f"• *{escape(e['merchant'] or 'Expense', NAME)}* — {e['total']} — "
         f"{STATUS_LINES.get((e['state'], e.get('status')), STATUS_LINES.get((e['state'], None), ''))}"
         for e in expenses
     ]
-    return [{"type": "divider"}, mrkdwn("*Your recent expenses*"), mrkdwn("\n".join(lines)[:2900])]
+    return [{"type": "divider"}, mrkdwn("*Your recent expenses*"), mrkdwn(capped(lines, what="more expenses"))]

@@ -33,6 +33,7 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
             case "register":
                 if rest.strip():
                     await services.companies.register(user, channel, rest, None)
+                    await _invite_hint(services, channel, user, reply)
                 else:
                     await services.companies.check_can_register(user, channel)
                     await client.views_open(
@@ -41,6 +42,7 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
                     )
             case "link":
                 await services.companies.link(user, channel, rest)
+                await _invite_hint(services, channel, user, reply)
             case "connect":
                 await services.connections.request_links(user, channel, rest)
             case "connections":
@@ -59,3 +61,9 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
                 )
             case _:
                 await reply(*blocks.usage(services.connections.service_name, services.connections.software_names()))
+
+
+async def _invite_hint(services: Services, channel: str, user: str, reply: Any) -> None:
+    """Said up front when the bot is not in the channel: what it will post there waits for the invitation."""
+    if not await services.membership.check_member(channel, user):
+        await reply(*blocks.invite_needed({"channel_id": channel}))

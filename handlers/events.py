@@ -27,9 +27,17 @@ def register(app: AsyncApp, services: Services) -> None:
         recent = [summary(record) for record in await services.expenses.recent_for(event["user"], limit=5)]
         await client.views_publish(user_id=event["user"], view=blocks.home_view(companies, recent))
 
+    @app.event("member_joined_channel")
+    @guarded
+    async def member_joined(event: dict[str, Any], context: dict[str, Any]) -> None:
+        # Someone ran /invite @Sync2Books: what the bot owes that channel goes out now.
+        if event.get("user") and event.get("user") == context.get("bot_user_id") and event.get("channel"):
+            await services.membership.bot_joined(str(event["channel"]))
+
     @app.event("message")
     @guarded
     async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # message.channels, message.groups and message.im alike: public, private and direct conversations.
         # Only messages with files matter (receipts); ordinary conversation needs no answer from the bot.
         files = [str(f["id"]) for f in event.get("files") or [] if f.get("id")]
         if not files or event.get("bot_id") or not await services.deliveries.first_time(f"event:{body['event_id']}"):
@@ -37,9 +45,3 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.receipts.on_files_posted(
             event["channel"], str(event.get("user") or ""), str(event["ts"]), event.get("thread_ts"), files
         )
-
-    @app.event("file_shared")
-    @guarded
-    async def file_shared(event: dict[str, Any]) -> None:
-        # The same share also arrives as a message with its files (and its thread), which is handled above.
-        return

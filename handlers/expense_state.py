@@ -135,11 +135,12 @@ class _Metadata(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     company_id: str = Field(max_length=64)
-    company_name: str = Field(max_length=200)
+    # Names are not carried (the service reads them again); a modal of an older bot may still carry them.
+    company_name: str = Field(default="", max_length=200)
     channel_id: str = Field(max_length=32)
-    connections: list[_Connection] = Field(max_length=50)
+    connections: list[_Connection] = Field(default_factory=list, max_length=50)
     connection_id: str | None = Field(default=None, max_length=64)
-    expense_types: list[str] = Field(max_length=10)
+    expense_types: list[str] = Field(default_factory=list, max_length=10)
     contact_types: list[str] | None = Field(default=None, max_length=4)
     bank_account: tuple[str, str] | None = None
     receipt_file_ids: list[str] = Field(default_factory=list, max_length=MAX_FILES)

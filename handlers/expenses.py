@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import OrderedDict
 from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
@@ -30,6 +32,10 @@ from handlers.replies import answering, guarded
 from sync2books.models import ContactType, ReferenceKind
 
 FIRST_FIELD = "type"
+# Open modals whose newest version this process drew, by view id: enough for every modal open at once.
+NEWEST_KEPT = 2000
+# A click on an older version of a modal (Slack answers hash_conflict) is applied to the newest, this often.
+REDRAW_ATTEMPTS = 3
 
 
 def modal(
@@ -69,19 +75,39 @@ def register(app: AsyncApp, services: Services) -> None:
         user = body["user"]["id"]
         await open_modal(services, client, body["trigger_id"], None, user, _dm_reply(client, user))
 
+    newest: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
     async def redraw(body: dict[str, Any], client: AsyncWebClient, change: Any) -> None:
-        """Rebuild the open modal after a click inside it; Slack keeps what was typed in unchanged blocks."""
+        """Rebuild the open modal after a click inside it; Slack keeps what was typed in unchanged blocks.
+
+        Two quick clicks (Add line twice) both come from the version the person saw; the second update then
+        meets hash_conflict, and is made again on the newest version this process drew, so no click is lost.
+        """
         view = body.get("view")
         if not isinstance(view, dict):
             return  # a click that claims to be in a modal but carries none: there is nothing to redraw
         values = view_values(view)
         user = body["user"]["id"]
+        base: dict[str, Any] = view
         async with answering(_dm_reply(client, user), "redrawing the expense modal"):
-            claimed = change(context_from_metadata(view.get("private_metadata")), values)
-            context = await services.expenses.trusted(claimed, user)
-            await client.views_update(
-                view_id=view["id"], hash=view.get("hash"), view=modal(context, chosen_currency(values))
-            )
+            for _ in range(REDRAW_ATTEMPTS):
+                claimed = change(context_from_metadata(base.get("private_metadata")), values)
+                context = await services.expenses.trusted(claimed, user)
+                try:
+                    answer = await client.views_update(
+                        view_id=view["id"], hash=base.get("hash"), view=modal(context, chosen_currency(values))
+                    )
+                except SlackApiError as exc:
+                    newer = newest.get(str(view["id"]))
+                    if exc.response.get("error") != "hash_conflict" or newer is None or newer is base:
+                        raise
+                    base = newer
+                    continue
+                newest[str(view["id"])] = answer["view"]
+                newest.move_to_end(str(view["id"]))
+                while len(newest) > NEWEST_KEPT:
+                    newest.popitem(last=False)
+                return
 
     @app.action(blocks.ADD_LINE)
     @guarded
@@ -159,7 +185,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 # Slack shows errors only next to input blocks: "lines" is said at the first line's account.
                 said = errors.pop("lines")
                 errors["line0_account"] = f"{said} {errors.get('line0_account', '')}".strip()
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=_placed(errors, view))
             return
         except Refusal as refusal:
             await ack(response_action="errors", errors={_first_field(view): str(refusal)})
@@ -264,6 +290,29 @@ def _value_of(action: dict[str, Any]) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 150:
         raise Unreadable()
     return value
+
+
+# Where a field's error goes when the modal Slack submitted does not show that field (yet): the exchange rate is
+# asked for once the currency changes, but a Submit can come before that redraw.
+_SHOWN_BESIDE = {"currency_rate": "currency"}
+
+
+def _placed(errors: dict[str, str], view: dict[str, Any]) -> dict[str, str]:
+    """Errors keyed by input blocks the submitted view has: Slack refuses the whole answer (and shows the person
+    none of it) if one names a block it does not show."""
+    inputs = [
+        str(block["block_id"])
+        for block in view.get("blocks") or []
+        if isinstance(block, dict) and block.get("type") == "input" and isinstance(block.get("block_id"), str)
+    ]
+    if not inputs:
+        return errors
+    placed: dict[str, str] = {}
+    for field, said in errors.items():
+        target = field if field in inputs else _SHOWN_BESIDE.get(field, inputs[0])
+        target = target if target in inputs else inputs[0]
+        placed[target] = f"{placed[target]} {said}" if target in placed else said
+    return placed
 
 
 def _first_field(view: dict[str, Any]) -> str:

@@ -76,6 +76,11 @@ class Companies:
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def linked_by(self, channel_id: str) -> str | None:
+        """Who linked the channel to its company: the admin to tell what the channel needs."""
+        statement = select(col(ChannelLink.linked_by)).where(col(ChannelLink.channel_id) == channel_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def channels_of(self, company_id: str) -> list[str]:
         statement = select(col(ChannelLink.channel_id)).where(col(ChannelLink.company_id) == company_id)
         return list((await self.session.execute(statement)).scalars())
@@ -172,6 +177,10 @@ class ClaimLost(Exception):
     """Announcements claimed for sending were taken by another sender meanwhile (their lease ran out)."""
 
 
+# An announcement for a channel the bot is not in: owed, not sent, until the bot is invited there.
+AWAITING_MEMBER = "awaiting_member"
+
+
 class Announcements:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -222,7 +231,7 @@ class Announcements:
         now = utcnow()
         claimable = or_(
             col(Announcement.state) == "pending",
-            (col(Announcement.state) == "sending") & (col(Announcement.lease_until) < now),
+            (col(Announcement.state).in_(("sending", AWAITING_MEMBER))) & (col(Announcement.lease_until) < now),
         )
         statement = select(Announcement).where(claimable).order_by(col(Announcement.created_at)).limit(limit)
         return await self._take(statement, now + lease)
@@ -296,6 +305,19 @@ class Announcements:
     async def release(self, key: str) -> None:
         """Send it again later (a fault on the way): back to pending."""
         await self._set(key, state="pending", lease_until=None)
+
+    async def await_member(self, key: str, until: datetime) -> None:
+        """The bot is not in the channel: kept owed, sent when it is invited, or tried again at ``until``."""
+        await self._set(key, state=AWAITING_MEMBER, lease_until=until)
+
+    async def resume_channel(self, channel_id: str) -> int:
+        """The bot was invited to the channel: what waited for it there is due now."""
+        statement = (
+            update(Announcement)
+            .where(col(Announcement.channel_id) == channel_id, col(Announcement.state) == AWAITING_MEMBER)
+            .values(state="pending", lease_until=None)
+        )
+        return await _changed(self.session, statement)
 
     async def give_up(self, key: str) -> None:
         await self._set(key, state="failed", lease_until=None)

@@ -10,6 +10,7 @@ from bot.services.connections import ConnectionService
 from bot.services.deliveries import DeliveryLog
 from bot.services.expenses import ExpenseService
 from bot.services.home import HomeService
+from bot.services.membership import Membership
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
 
@@ -22,6 +23,7 @@ class Services:
     companies: CompanyService
     connections: ConnectionService
     home: HomeService
+    membership: Membership
     deliveries: DeliveryLog
     expenses: ExpenseService
     receipts: ReceiptService

@@ -16,10 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot import metrics
-from bot.ports import DeliveryFailed, Notifier
+from bot.ports import DeliveryFailed, NotAMember, Notifier
+from bot.services.membership import INVITE_NEEDED, invite_key
 from storage.db import Database
-from storage.repositories import Announcements, AuthLinks, ClaimLost
-from storage.tables import Announcement
+from storage.repositories import Announcements, AuthLinks, ClaimLost, Companies
+from storage.tables import Announcement, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ BATCH = 200
 # channel never holds up the others.
 CHANNELS_AT_ONCE = 50
 MAX_ATTEMPTS = 8
+# A channel the bot is not in is looked at again this often, besides when the bot is invited there.
+MEMBER_RECHECK = timedelta(minutes=10)
 SECONDS_PER_CHANNEL_MESSAGE = 1.0
 # At most this many announcements said by one summary (its payload stays small; the rest make the next one).
 MAX_FOLDED = 500
@@ -142,6 +145,9 @@ class AnnouncementSender:
                 if not turn_taken:
                     await self._wait_turn(channel)
                 ts = await self._notifier.deliver(kind, channel, payload, key)
+        except NotAMember:
+            await self._await_member(announcement)
+            return 0
         except DeliveryFailed as failure:
             async with self._db.session() as session:
                 if failure.permanent or announcement.attempts >= MAX_ATTEMPTS:
@@ -161,6 +167,19 @@ class AnnouncementSender:
         if kind in self._after_send:
             await self._after_send[kind](payload, ts)
         return 1
+
+    async def _await_member(self, announcement: Announcement) -> None:
+        """Kept owed for when the bot is invited; the person who asked (or who linked the channel) is told once,
+        in a direct message, to invite it."""
+        channel = announcement.channel_id
+        log.warning("not a member of %s: %s waits there until the bot is invited", channel, announcement.kind)
+        async with self._db.session() as session:
+            await Announcements(session).await_member(announcement.key, utcnow() + MEMBER_RECHECK)
+            asker = announcement.payload.get("user_id") or await Companies(session).linked_by(channel)
+            if isinstance(asker, str) and asker and announcement.kind != INVITE_NEEDED and channel != asker:
+                await Announcements(session).owe(
+                    invite_key(channel, asker), asker, INVITE_NEEDED, {"channel_id": channel}
+                )
 
     async def _remember_link_message(self, payload: dict[str, Any], ts: str) -> None:
         """The watcher edits this message once a link is used or expires."""

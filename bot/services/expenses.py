@@ -27,7 +27,7 @@ from sqlmodel import col
 from bot.backend import ExpenseSyncBackend
 from bot.services.access import NO_ACCESS, AccessPolicy
 from bot.services.companies import CompanyService
-from bot.services.expense_form import ExpenseInput, build_expense
+from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
 from storage.db import Database
@@ -382,6 +382,7 @@ class ExpenseService:
                 return record  # a second click on an old button: it is already in the books
             if record.status != ExpenseStatus.FAILED.value and record.state != "rejected":
                 return record  # already on its way again (the same fix submitted twice)
+            expense = _with_lines_not_shown(expense, Expense.model_validate(wire.loads(record.body)), context.lines)
             for name, value in {
                 "body": wire.dumps(expense, exclude_none=True).decode(),
                 "currency": expense.currency,
@@ -590,3 +591,19 @@ def _plain_refusal(exc: Sync2BooksAPIError, service: str) -> str:
         said = [f"{_ITEM.sub('', d.field).lstrip('.')} {d.message}".strip() for d in exc.details[:5]]
         return f"{service} refused it: " + "; ".join(said)
     return f"{service} refused it: {exc.message}"
+
+
+def _with_lines_not_shown(fixed: Expense, original: Expense, shown: int) -> Expense:
+    """A Fix and retry modal shows at most the lines a Slack form holds; the original's lines past those were not
+    in the form, so they go again as they were. They are amounts in the original's currency: that must stay."""
+    kept = original.lines[shown:]
+    if not kept:
+        return fixed
+    if fixed.currency != original.currency:
+        raise FormErrors(
+            {
+                "currency": f"Lines {shown + 1}–{len(original.lines)}, not shown here, are in {original.currency}: "
+                f"keep {original.currency}."
+            }
+        )
+    return fixed.model_copy(update={"lines": [*fixed.lines, *kept]})

@@ -248,3 +248,20 @@ async def test_codat_refusals_are_plain_words(codat_bot: RunningBot, fake_slack:
     helped = await codat_bot.sender.command("help", user_id=ADMIN, channel_id=CHANNEL)
     (usage,) = await fake_slack.wait_for_responses(helped.response_key)
     assert "create the company with Codat" in text_of(usage)
+
+
+async def test_a_five_thousand_character_error_is_told_shortened_not_dropped(
+    codat_bot: RunningBot, fake_slack: FakeSlack, codat: FakeCodat
+) -> None:
+    """Slack refuses a section over 3,000 characters; a long error from the books must still reach the thread."""
+    await register_and_connect_xero(codat_bot, fake_slack, codat)
+    told = "Xero said <!channel> & more: " + "the ledger is locked for this period. " * 140
+    assert len(told) > 5000
+    codat.fail_next_sync(5000, told)
+    await submit(codat_bot, fake_slack, "Wordy Taxi")
+    (failed,) = await until(lambda: replies(fake_slack, "Wordy Taxi", "did not sync"))
+    shown = text_of(failed)
+    assert "Xero said <!channel> & more: the ledger is locked for this period." in shown
+    assert "…" in shown and len(shown) < len(told)
+    assert "Fix and retry" in shown
+    await until(lambda: "Sync failed" in text_of(expense_message(fake_slack, "Wordy Taxi")))

@@ -173,3 +173,20 @@ async def test_the_shortcut_and_the_home_button_open_the_modal_too(
     await bot.sender.action(user_id=ADMIN, action_id="new_expense", view=home)
     await fake_slack.wait_for("views.open", count=2)
     assert fake_slack.calls_to("views.open")[-1].params["view"]["callback_id"] == "expense"
+
+
+async def test_a_click_on_an_older_version_of_the_modal_is_applied_to_the_newest(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    """Add line clicked twice before the first redraw shows: the second click carries the old hash, Slack answers
+    hash_conflict, and the line is added to the newest version all the same."""
+    await company_with_xero(bot, fake_slack, client)
+    view = await open_expense_modal(bot, fake_slack)
+    await click_in_view(bot, fake_slack, view, "expense_add_line")
+    updates = len(fake_slack.calls_to("views.update"))
+    await bot.sender.action(user_id=ADMIN, action_id="expense_add_line", view=view)  # the version before
+    calls = (await fake_slack.wait_for("views.update", count=updates + 2))[updates:]
+    assert [call.error for call in calls] == ["hash_conflict", None]
+    shown = block_ids(fake_slack.view(view["id"]) or {})
+    assert "line2_account" in shown  # three lines: neither click lost
+    assert not [m for m in fake_slack.messages(ADMIN) if "Something went wrong" in text_of(m)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import socket
 import sqlite3
 import time
@@ -409,7 +410,8 @@ def test_signed_slash_commands_of_any_shape(world: World) -> None:
             "channel_id": channel,
             "team_id": "T0001",
             "trigger_id": "1.2.abc",
-            "response_url": world.fake.response_url("fuzz"),
+            # Slack gives each request its own response_url, good for five posts.
+            "response_url": world.fake.response_url(f"fuzz-{secrets.token_hex(6)}"),
         }
         body = urllib.parse.urlencode({k: v for k, v in fields.items() if k not in drop}).encode()
         _check(world, _signed(world, body, FORM))
@@ -456,7 +458,8 @@ def test_signed_block_actions_of_any_shape(world: World) -> None:
             "trigger_id": "1.2.abc",
             "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button"}],
             "channel": {"id": channel},
-            "response_url": world.fake.response_url("fuzz"),
+            # Slack gives each request its own response_url, good for five posts.
+            "response_url": world.fake.response_url(f"fuzz-{secrets.token_hex(6)}"),
         }
         if in_view:
             payload["view"] = {"id": "V0FUZZ", "hash": "1.a", "private_metadata": metadata, "state": {"values": state}}

@@ -40,9 +40,7 @@ async def submit(
     bot: RunningBot, fake: FakeSlack, refs: LedgerRefs, client: SandboxClient, connection: Connection, **kw: Any
 ) -> str:
     before = {e.id async for b in client.iter_sync_batches(connection_id=connection.id) for e in b.expenses}
-    view = await open_expense_modal(bot, fake)
-    if "receipt_view" in kw:
-        view = kw.pop("receipt_view")
+    view = kw.pop("receipt_view", None) or await open_expense_modal(bot, fake)
     sent = await bot.sender.submit_view(user_id=ADMIN, callback_id="expense", values=filled(refs, **kw), view=view)
     assert sent.status_code == 200
     async with asyncio.timeout(20):
@@ -55,12 +53,19 @@ async def submit(
 
 
 async def shared(
-    bot: RunningBot, files: list[str], *, event_id: str, thread_ts: str | None = None, ts: str = "1700000999.000100"
+    bot: RunningBot,
+    files: list[str],
+    *,
+    event_id: str,
+    thread_ts: str | None = None,
+    ts: str = "1700000999.000100",
+    channel: str = CHANNEL,
 ) -> None:
     event: dict[str, Any] = {
         "type": "message",
         "subtype": "file_share",
-        "channel": CHANNEL,
+        "channel": channel,
+        "channel_type": "group" if channel.startswith("G") else "channel",
         "user": ADMIN,
         "ts": ts,
         "text": "",
@@ -130,6 +135,37 @@ async def test_a_shared_file_gets_both_buttons_and_each_one_works(
     assert on_second.file_name == "hotel.png"
     await asyncio.sleep(2.5)
     assert len(await client.list_attachments(connection.id, second)) == 1
+
+
+async def test_a_receipt_in_a_private_channel_is_offered_and_attached_as_in_a_public_one(
+    bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient
+) -> None:
+    """message.groups brings files shared in private channels the bot is in; they are handled the same way."""
+    private = "G0PRIVATE"
+    fake_slack.add_channel(private, name="acme-private")
+    fake_slack.add_membership(ADMIN, private)
+    connection, refs = await company_with_xero(bot, fake_slack, client, channel=private)
+    fake_slack.add_file("F0PRIV", name="private-taxi.pdf", mimetype="application/pdf", content=PDF)
+    await shared(bot, ["F0PRIV"], event_id="Ev0PRIV1", channel=private)
+    (offer,) = await fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: c.params.get("thread_ts") == "1700000999.000100"
+    )
+    assert offer.params["channel"] == private
+    assert "Use *private-taxi.pdf* as a receipt?" in text_of(offer.params)
+
+    opened = len(fake_slack.calls_to("views.open"))
+    await bot.sender.action(user_id=ADMIN, action_id="receipt_new_expense", value="F0PRIV", channel_id=private)
+    view = dict((await fake_slack.wait_for("views.open", count=opened + 1))[-1].params["view"])
+    view["id"] = "V0PRIVATE1"
+    assert json.loads(view["private_metadata"])["receipt_file_ids"] == ["F0PRIV"]
+    expense_id = await submit(bot, fake_slack, refs, client, connection, receipt_view=view)
+    (attached,) = await attachments_of(client, connection, expense_id, 1)
+    assert attached.sha256 == hashlib.sha256(PDF).hexdigest()
+    await fake_slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: c.params.get("channel") == private and "submitted" in text_of(c.params),
+        timeout=10,
+    )
 
 
 async def test_a_file_posted_in_an_expense_thread_is_attached_once_even_when_redelivered(

@@ -138,10 +138,11 @@ async def test_a_link_used_before_its_message_is_recorded_still_loses_its_button
     link = await client.get_auth_url(company.id, IntegrationKey.XERO)
     assert (await authorize(link.auth_url)).status_code == 200  # … while Xero is connected and looked at
     await fake_slack.wait_for("chat.postMessage", count=4, timeout=15)  # the refused post counts too
-    link_message, connected = fake_slack.messages(CHANNEL)[-2:]  # as they read now: the edit may be in already
-    posted = [c.params for c in fake_slack.calls_to("chat.postMessage") if not c.rate_limited]
-    assert "Connect Xero" in str(posted[1]["blocks"])
+    # As posted (the edit that follows the news can land before the test reads the channel).
+    link_post, connected = [call.params for call in fake_slack.calls_to("chat.postMessage") if call.error is None][-2:]
+    assert "Connect Xero" in str(link_post["blocks"])
     assert "*Xero* is connected for *Acme Ltd*" in text_of(connected)
+    link_message = next(m for m in fake_slack.messages(CHANNEL) if "Connect *Acme Ltd*" in text_of(m))
     await fake_slack.wait_for("chat.update", where=lambda call: call.params.get("ts") == link_message["ts"], timeout=10)
     edited = next(m for m in fake_slack.messages(CHANNEL) if m["ts"] == link_message["ts"])
     assert not [block for block in edited["blocks"] if block.get("accessory")], edited["blocks"]

@@ -52,23 +52,28 @@ def filled(
     return values
 
 
-async def company_with_xero(bot: RunningBot, fake: FakeSlack, client: SandboxClient) -> tuple[Connection, LedgerRefs]:
-    """Acme Ltd registered in CHANNEL with Xero connected and seen by the watcher."""
-    await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
-    await fake.wait_for("chat.postMessage")
-    await bot.sender.command("connect xero", user_id=ADMIN, channel_id=CHANNEL)
-    await fake.wait_for("chat.postMessage", count=2)
-    assert (await authorize(fake.messages(CHANNEL)[-1]["blocks"][1]["accessory"]["url"])).status_code == 200
-    await fake.wait_for("chat.postMessage", count=3, timeout=10)
+async def company_with_xero(
+    bot: RunningBot, fake: FakeSlack, client: SandboxClient, channel: str = CHANNEL
+) -> tuple[Connection, LedgerRefs]:
+    """Acme Ltd registered in ``channel`` with Xero connected and seen by the watcher."""
+    posted = len(fake.calls_to("chat.postMessage"))
+    await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=channel)
+    await fake.wait_for("chat.postMessage", count=posted + 1)
+    await bot.sender.command("connect xero", user_id=ADMIN, channel_id=channel)
+    await fake.wait_for("chat.postMessage", count=posted + 2)
+    assert (await authorize(fake.messages(channel)[-1]["blocks"][1]["accessory"]["url"])).status_code == 200
+    await fake.wait_for("chat.postMessage", count=posted + 3, timeout=10)
     (company,) = (await client.list_companies()).results
     (connection,) = await client.list_connections(company.id)
     assert connection.integration_key == IntegrationKey.XERO
     return connection, await ledger_refs(client, connection)
 
 
-async def open_expense_modal(bot: RunningBot, fake: FakeSlack, user: str = ADMIN) -> dict[str, Any]:
+async def open_expense_modal(
+    bot: RunningBot, fake: FakeSlack, user: str = ADMIN, channel: str = CHANNEL
+) -> dict[str, Any]:
     opened = len(fake.calls_to("views.open"))
-    await bot.sender.command("expense", user_id=user, channel_id=CHANNEL)
+    await bot.sender.command("expense", user_id=user, channel_id=channel)
     await fake.wait_for("views.open", count=opened + 1)
     return dict(fake.views()[-1])  # as Slack holds it: with its id and hash
 

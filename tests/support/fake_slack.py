@@ -36,6 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from tests.support import block_kit
 from tests.support.servers import ThreadedServer
 
 BOT_TOKEN = "xoxb-test-token"
@@ -58,6 +59,23 @@ _EPOCH_MS_FLOOR = 1_000_000_000_000
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 # What Socket Mode delivers in an envelope's "type".
 ENVELOPE_TYPES = frozenset({"slash_commands", "interactive", "events_api"})
+# The answers that mean "what you sent is malformed": the sender's fault, never a state of the workspace. A test
+# that makes the fake answer one of them fails at the fake's exit unless it said it expects that refusal.
+PAYLOAD_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_arguments",
+        "invalid_metadata_format",
+        "invalid_json",
+        "msg_too_long",
+        "no_text",
+        "invalid_ack",
+        "used_url",
+    }
+)
+# Slack takes at most five posts to one response_url (within 30 minutes).
+RESPONSE_URL_USES = 5
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Json]
@@ -74,6 +92,20 @@ class SlackCall:
     encoding: str = ""
     rate_limited: bool = False
     error: str | None = None  # the error the fake answered with, if any
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A payload Slack would have refused: where it went, Slack's error and its messages."""
+
+    where: str  # the Web API method, "response_url" or the ack of an interaction
+    error: str
+    messages: tuple[str, ...] = ()
+    sent: str = ""  # the payload, shortened, for the failure message
+
+    def __str__(self) -> str:
+        said = "; ".join(self.messages[:5]) + (f" (+{len(self.messages) - 5} more)" if len(self.messages) > 5 else "")
+        return f"{self.where}: {self.error}: {said}\n    sent: {self.sent}"
 
 
 @dataclass
@@ -218,9 +250,13 @@ class FakeSlack:
         self._users: dict[str, _User] = {}
         self._channels: dict[str, str] = {}
         self._memberships: dict[str, list[str]] = {}
+        # Channels the bot is not a member of (it is in every other one, as the tests mostly want).
+        self._bot_absent: set[str] = set()
         self._files: dict[str, _File] = {}
         self._responses: list[_Response] = []
         self._injections: dict[str, list[_Injection]] = {}
+        self._refusals: list[Refusal] = []
+        self._expected_refusals: set[str] = set()
         self._ts_micros = 1_700_000_000_000_000
         self._view_serial = 0
         # Socket Mode. The websockets themselves are touched only on the fake's loop; the rest under the lock.
@@ -282,6 +318,33 @@ class FakeSlack:
             with contextlib.suppress(Exception):
                 closing.result(timeout=5)
         self._server.stop()
+        if exc_info and exc_info[0] is None:
+            self.assert_no_refusals()
+
+    # --- payloads Slack would refuse -------------------------------------------------------------------------
+
+    def expect_refusals(self, *errors: str) -> None:
+        """The test means to send payloads Slack refuses with these errors (``invalid_blocks``…); without this,
+        any refusal of a malformed payload fails the test when the fake stops."""
+        with self._lock:
+            self._expected_refusals.update(errors or PAYLOAD_ERRORS)
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        with self._lock:
+            return list(self._refusals)
+
+    def record_refusal(self, where: str, error: str, messages: Iterable[str], sent: Any) -> None:
+        """For the request helpers: an ack body (a view or options) that Slack would not take."""
+        with self._lock:
+            self._refusals.append(Refusal(where, error, tuple(messages), _shortened(sent)))
+
+    def assert_no_refusals(self) -> None:
+        with self._lock:
+            unexpected = [r for r in self._refusals if r.error not in self._expected_refusals]
+        if unexpected:
+            listed = "\n  ".join(str(r) for r in unexpected)
+            raise AssertionError(f"Slack would have refused {len(unexpected)} payload(s) the test sent:\n  {listed}")
 
     # --- arranging the workspace -----------------------------------------------------------------------------
 
@@ -324,6 +387,16 @@ class FakeSlack:
             channels = self._memberships.setdefault(user_id, [])
             if channel_id not in channels:
                 channels.append(channel_id)
+
+    def remove_bot(self, channel_id: str) -> None:
+        """The bot is not in the channel: posting there answers not_in_channel (channel_not_found if private)."""
+        with self._lock:
+            self._bot_absent.add(channel_id)
+
+    def invite_bot(self, channel_id: str) -> None:
+        """``/invite @Sync2Books``: the bot is a member again (send the member_joined_channel event yourself)."""
+        with self._lock:
+            self._bot_absent.discard(channel_id)
 
     def add_file(
         self,
@@ -626,6 +699,9 @@ class FakeSlack:
                     headers["Retry-After"] = str(injection.retry_after)
             else:
                 answer = self._handlers.get(method, _ok)(params)
+                if not answer.get("ok") and answer.get("error") in PAYLOAD_ERRORS:
+                    messages = (answer.get("response_metadata") or {}).get("messages") or []
+                    self._refusals.append(Refusal(method, str(answer["error"]), tuple(messages), _shortened(params)))
             error = None if answer.get("ok") else str(answer.get("error"))
             self._calls.append(SlackCall(method, params, time.monotonic(), encoding, rate_limited, error))
         return JSONResponse(answer, status_code=status, headers=headers)
@@ -637,8 +713,18 @@ class FakeSlack:
             return Response("invalid_payload", status_code=400, media_type="text/plain")
         if not isinstance(payload, dict):
             return Response("invalid_payload", status_code=400, media_type="text/plain")
+        error, messages = _response_problem(payload)
+        key = request.path_params["key"]
         with self._lock:
-            self._responses.append(_Response(request.path_params["key"], payload, time.monotonic()))
+            if not error and sum(r.key == key for r in self._responses) >= RESPONSE_URL_USES:
+                error, messages = "used_url", [f"a response_url takes at most {RESPONSE_URL_USES} posts"]
+                self._refusals.append(Refusal("response_url", error, tuple(messages), _shortened(payload)))
+                return Response(error, status_code=404, media_type="text/plain")
+            if error:
+                # As incoming webhooks answer: 400 and the error as plain text; nothing is shown.
+                self._refusals.append(Refusal("response_url", error, tuple(messages), _shortened(payload)))
+                return Response(error, status_code=400, media_type="text/plain")
+            self._responses.append(_Response(key, payload, time.monotonic()))
         return JSONResponse({"ok": True})
 
     async def _file_download(self, request: Request) -> Response:
@@ -739,8 +825,14 @@ class FakeSlack:
             "is_enterprise_install": False,
         }
 
+    def _absent_problem(self, channel: str) -> Json | None:
+        """Slack's answer where the bot is not a member: a private channel it is not in is not there for it."""
+        if channel not in self._bot_absent:
+            return None
+        return {"ok": False, "error": "channel_not_found" if channel.startswith("G") else "not_in_channel"}
+
     def _chat_post_message(self, params: Json) -> Json:
-        problem = _message_problem(params)
+        problem = _message_problem(params) or self._absent_problem(self._resolve_channel(str(params["channel"])))
         if problem:
             return problem
         channel = self._resolve_channel(str(params["channel"]))
@@ -760,6 +852,8 @@ class FakeSlack:
 
     def _chat_update(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         message = self._find(channel, _str_or_none(params.get("ts")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
@@ -767,8 +861,7 @@ class FakeSlack:
             return {"ok": False, "error": "cant_update_message"}
         if params.get("text") is None and params.get("blocks") is None and params.get("attachments") is None:
             return {"ok": False, "error": "no_text"}
-        problem = _blocks_problem(params.get("blocks")) if params.get("blocks") is not None else None
-        problem = problem or _metadata_problem(params.get("metadata"))
+        problem = _content_problem(params)
         if problem:
             return problem
         # As documented for chat.update: fields left out keep their previous value; an empty value clears them.
@@ -802,7 +895,7 @@ class FakeSlack:
     def _chat_post_ephemeral(self, params: Json) -> Json:
         if not params.get("user"):
             return {"ok": False, "error": "user_not_found"}
-        problem = _message_problem(params)
+        problem = _message_problem(params) or self._absent_problem(str(params["channel"]))
         if problem:
             return problem
         ephemeral = _Ephemeral(
@@ -928,19 +1021,23 @@ class FakeSlack:
                 "is_group": channel.startswith("G"),
                 "is_im": is_im,
                 "is_private": not channel.startswith("C"),
-                "is_member": True,
+                "is_member": channel not in self._bot_absent,
                 "is_archived": False,
             },
         }
 
     def _conversations_history(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         # History holds top-level messages and broadcast replies; other replies live only in their thread.
         listed = [m for m in self._sorted(channel) if m.thread_ts in (None, m.ts) or m.reply_broadcast]
         return self._page(listed, params, newest_first=True)
 
     def _conversations_replies(self, params: Json) -> Json:
         channel = self._resolve_channel(str(params.get("channel") or ""))
+        if absent := self._absent_problem(channel):
+            return absent
         thread = self._thread_of(channel, str(params.get("ts") or ""))
         if not thread:
             return {"ok": False, "error": "thread_not_found"}
@@ -1133,6 +1230,22 @@ async def _read_params(request: Request) -> tuple[Json, str]:
     return params, "+".join(sources) or "none"
 
 
+def _response_problem(payload: Json) -> tuple[str | None, list[str]]:
+    if _flag(payload.get("delete_original")):
+        return None, []
+    if not payload.get("text") and not payload.get("blocks") and not payload.get("attachments"):
+        return "no_text", []
+    if payload.get("blocks") is not None and not isinstance(payload["blocks"], list):
+        return "invalid_blocks_format", []
+    errors = block_kit.message_errors(payload)
+    return ("invalid_blocks", errors) if errors else (None, [])
+
+
+def _shortened(sent: Any) -> str:
+    shown = json.dumps(sent, default=str, sort_keys=True)
+    return shown if len(shown) <= 400 else shown[:400] + "…"
+
+
 def _ok(params: Json) -> Json:
     return {"ok": True}
 
@@ -1187,6 +1300,13 @@ def _message_problem(params: Json) -> Json | None:
         return {"ok": False, "error": "channel_not_found"}
     if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
         return {"ok": False, "error": "no_text"}
+    return _content_problem(params)
+
+
+def _content_problem(params: Json) -> Json | None:
+    """The text, blocks and metadata of a message, as chat.postMessage, chat.postEphemeral and chat.update check."""
+    if params.get("text") is not None and len(str(params["text"])) > block_kit.MESSAGE_TEXT:
+        return {"ok": False, "error": "msg_too_long"}
     if params.get("blocks") is not None:
         problem = _blocks_problem(params["blocks"])
         if problem:
@@ -1206,10 +1326,10 @@ def _metadata_problem(metadata: Any) -> Json | None:
     return None
 
 
-def _blocks_problem(blocks: Any, *, limit: int = 50) -> Json | None:
+def _blocks_problem(blocks: Any) -> Json | None:
     if not isinstance(blocks, list):
         return {"ok": False, "error": "invalid_blocks_format"}
-    errors = _block_errors(blocks, limit=limit)
+    errors = block_kit.blocks_errors(blocks)
     if errors:
         return {
             "ok": False,
@@ -1229,108 +1349,8 @@ def _invalid_arguments(errors: list[str]) -> Json:
 
 
 def _view_problem(view: Any, *, home: bool = False) -> Json | None:
-    if not isinstance(view, dict):
-        return _invalid_arguments(["missing required field: view"])
-    errors: list[str] = []
-    kind = view.get("type")
-    if kind not in (("home",) if home else ("modal",)):
-        errors.append(f"invalid view type: {kind!r} [json-pointer:/view/type]")
-    for name in ("title", "submit", "close"):
-        text = _text(view.get(name))
-        if view.get(name) is not None and len(text) > 24:
-            errors.append(f"must be less than 25 characters [json-pointer:/view/{name}/text]")
-    if not home and view.get("title") is None:
-        errors.append("missing required field: title [json-pointer:/view/title]")
-    if len(str(view.get("private_metadata") or "")) > 3000:
-        errors.append("must be less than 3001 characters [json-pointer:/view/private_metadata]")
-    if len(str(view.get("callback_id") or "")) > 255:
-        errors.append("must be less than 256 characters [json-pointer:/view/callback_id]")
-    blocks = view.get("blocks")
-    if not isinstance(blocks, list):
-        errors.append("missing required field: blocks [json-pointer:/view/blocks]")
-    else:
-        errors += [
-            e.replace("[json-pointer:/blocks", "[json-pointer:/view/blocks") for e in _block_errors(blocks, limit=100)
-        ]
-        has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
-        if has_input and not home and view.get("submit") is None:
-            errors.append("submit is required when a view has input blocks [json-pointer:/view/submit]")
+    errors = block_kit.view_errors(view, home=home)
     return _invalid_arguments(errors) if errors else None
-
-
-def _text(node: Any) -> str:
-    if isinstance(node, dict):
-        return str(node.get("text") or "")
-    return "" if node is None else str(node)
-
-
-def _too_long(node: Any, limit: int, pointer: str, errors: list[str]) -> None:
-    if len(_text(node)) > limit:
-        errors.append(f"must be less than {limit + 1} characters [json-pointer:{pointer}]")
-
-
-def _element_errors(element: Any, pointer: str, errors: list[str]) -> None:
-    if not isinstance(element, dict):
-        errors.append(f"must be an object [json-pointer:{pointer}]")
-        return
-    if len(str(element.get("action_id") or "")) > 255:
-        errors.append(f"must be less than 256 characters [json-pointer:{pointer}/action_id]")
-    if element.get("type") == "button":
-        if not _text(element.get("text")):
-            errors.append(f"missing required field: text [json-pointer:{pointer}/text]")
-        _too_long(element.get("text"), 75, f"{pointer}/text/text", errors)
-        if len(str(element.get("value") or "")) > 2000:
-            errors.append(f"must be less than 2001 characters [json-pointer:{pointer}/value]")
-        if len(str(element.get("url") or "")) > 3000:
-            errors.append(f"must be less than 3001 characters [json-pointer:{pointer}/url]")
-
-
-def _block_errors(blocks: list[Any], *, limit: int) -> list[str]:
-    errors: list[str] = []
-    if len(blocks) > limit:
-        errors.append(f"must provide no more than {limit} items [json-pointer:/blocks]")
-    block_ids: set[str] = set()
-    for index, block in enumerate(blocks):
-        at = f"/blocks/{index}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            errors.append(f"missing required field: type [json-pointer:{at}]")
-            continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if block_id in block_ids:
-                errors.append(f"duplicate block_id: {block_id} [json-pointer:{at}/block_id]")
-            block_ids.add(block_id)
-        kind = block["type"]
-        if kind == "section":
-            fields = block.get("fields") or []
-            if block.get("text") is None and not fields:
-                errors.append(f"must provide either text or fields [json-pointer:{at}]")
-            _too_long(block.get("text"), 3000, f"{at}/text/text", errors)
-            if len(fields) > 10:
-                errors.append(f"must provide no more than 10 items [json-pointer:{at}/fields]")
-            for number, item in enumerate(fields):
-                _too_long(item, 2000, f"{at}/fields/{number}/text", errors)
-            if block.get("accessory") is not None:
-                _element_errors(block["accessory"], f"{at}/accessory", errors)
-        elif kind == "header":
-            _too_long(block.get("text"), 150, f"{at}/text/text", errors)
-        elif kind == "actions":
-            elements = block.get("elements") or []
-            if not elements:
-                errors.append(f"must provide at least 1 item [json-pointer:{at}/elements]")
-            if len(elements) > 25:
-                errors.append(f"must provide no more than 25 items [json-pointer:{at}/elements]")
-            for number, element in enumerate(elements):
-                _element_errors(element, f"{at}/elements/{number}", errors)
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > 10:
-                errors.append(f"must provide between 1 and 10 items [json-pointer:{at}/elements]")
-        elif kind == "input":
-            _too_long(block.get("label"), 2000, f"{at}/label/text", errors)
-            if block.get("element") is None:
-                errors.append(f"missing required field: element [json-pointer:{at}/element]")
-    return errors
 
 
 def _server_view(submitted: Json, *, view_id: str, root_view_id: str, previous_view_id: str | None) -> Json:

@@ -14,10 +14,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 
+from tests.support import block_kit
 from tests.support.fake_slack import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, FakeSlack
 
 FORM = "application/x-www-form-urlencoded"
@@ -331,6 +332,57 @@ class SentRequest:
         return self.response.status_code
 
 
+def _submitted_view(body: bytes) -> dict[str, Any] | None:
+    """The view a view_submission carried, if the body is one."""
+    try:
+        form = parse_qs(body.decode(), keep_blank_values=True)
+        payload = json.loads(form["payload"][0])
+    except (KeyError, IndexError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(payload, dict) or payload.get("type") != "view_submission":
+        return None
+    view = payload.get("view")
+    return view if isinstance(view, dict) else None
+
+
+def check_ack(fake: FakeSlack, response: httpx.Response, submitted: dict[str, Any] | None = None) -> None:
+    """An ack that carries a view or options is Block Kit Slack checks as it checks the Web API's: one it would
+    refuse (the modal shows an error, the menu stays empty) is recorded with the fake, failing the test. So is a
+    ``response_action: errors`` naming a block the submitted view has no input for: Slack then shows the person
+    only "We had some trouble connecting" and none of the bot's words."""
+    if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+        return
+    try:
+        answer = response.json()
+    except ValueError:
+        return
+    if not isinstance(answer, dict):
+        return
+    errors: list[str] = []
+    if answer.get("response_action") in ("update", "push"):
+        errors = block_kit.view_errors(answer.get("view"))
+    elif "options" in answer:
+        errors = block_kit.options_errors(answer["options"])
+    elif "option_groups" in answer:
+        errors = block_kit.option_groups_errors(answer["option_groups"])
+    elif answer.get("response_action") == "errors" and submitted and submitted.get("blocks"):
+        # Only a view the test took from the fake (a made-up one has no blocks) says which inputs Slack showed.
+        inputs = {
+            block.get("block_id")
+            for block in submitted.get("blocks") or []
+            if isinstance(block, dict) and block.get("type") == "input"
+        }
+        named = answer.get("errors")
+        if not isinstance(named, dict) or not named:
+            errors = ["must provide at least one error [json-pointer:/errors]"]
+        else:
+            errors = [
+                f"no input block with block_id {key!r} [json-pointer:/errors]" for key in named if key not in inputs
+            ]
+    if errors:
+        fake.record_refusal("ack", "invalid_ack", errors, answer)
+
+
 class SlackSender:
     """Posts signed requests to the bot's endpoint the way Slack does.
 
@@ -391,6 +443,8 @@ class SlackSender:
         finally:
             if client is not self._client:
                 await client.aclose()
+        if self.fake is not None:
+            check_ack(self.fake, response, _submitted_view(body))
         return SentRequest(response, elapsed, body, response_key)
 
     def _response_url(self, given: Any) -> tuple[str, str | None]:

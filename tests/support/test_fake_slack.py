@@ -29,6 +29,7 @@ from tests.support.fake_slack import BOT_TOKEN, FakeSlack, SlackCall, text_of
 from tests.support.slack_requests import (
     SlackSender,
     block_actions,
+    check_ack,
     event_callback,
     interaction,
     new_trigger_id,
@@ -172,7 +173,8 @@ async def test_a_message_to_a_user_id_lands_in_their_dm(client: AsyncWebClient, 
     assert [m["text"] for m in fake.messages("U1")] == [m["text"] for m in fake.messages("D1")] == ["psst"]
 
 
-async def test_block_limits_are_enforced_like_slack(client: AsyncWebClient) -> None:
+async def test_block_limits_are_enforced_like_slack(client: AsyncWebClient, fake: FakeSlack) -> None:
+    fake.expect_refusals("invalid_blocks", "no_text")
     too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
     with pytest.raises(SlackApiError) as invalid:
         await client.chat_postMessage(channel="C1", text="t", blocks=too_long)
@@ -181,6 +183,161 @@ async def test_block_limits_are_enforced_like_slack(client: AsyncWebClient) -> N
     with pytest.raises(SlackApiError) as empty, pytest.warns(UserWarning, match="`text` argument is missing"):
         await client.chat_postMessage(channel="C1", text="")
     assert empty.value.response["error"] == "no_text"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _button(text: str, **more: Any) -> dict[str, Any]:
+    return {"type": "button", "action_id": "b", "text": {"type": "plain_text", "text": text}, **more}
+
+
+def _modal_with(element: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Pick"},
+        "submit": {"type": "plain_text", "text": "Go"},
+        "blocks": [
+            {"type": "input", "block_id": "i", "label": {"type": "plain_text", "text": "L"}, "element": element}
+        ],
+    }
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+REFUSED_BLOCKS = {
+    "51 blocks in a message": [_section(str(n)) for n in range(51)],
+    "a section's text of 3,001 characters": [_section("x" * 3001)],
+    "an empty section text": [_section("")],
+    "a button's text of 76 characters": [{"type": "actions", "elements": [_button("x" * 76)]}],
+    "a button's text in mrkdwn": [
+        {"type": "actions", "elements": [{**_button("Go"), "text": {"type": "mrkdwn", "text": "*Go*"}}]}
+    ],
+    "a button's value of 2,001 characters": [{"type": "actions", "elements": [_button("Go", value="v" * 2001)]}],
+    "a header of 151 characters": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+    "a context of 11 elements": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+    "a text given as a bare string": [{"type": "section", "text": "plain words"}],
+    "an unknown block type": [{"type": "sparkles", "text": {"type": "mrkdwn", "text": "x"}}],
+    "two blocks with one block_id": [{**_section("a"), "block_id": "same"}, {**_section("b"), "block_id": "same"}],
+    "two buttons with one action_id": [{"type": "actions", "elements": [_button("A"), _button("B")]}],
+}
+
+
+@pytest.mark.parametrize("blocks", REFUSED_BLOCKS.values(), ids=REFUSED_BLOCKS.keys())
+async def test_blocks_slack_refuses_are_refused(client: AsyncWebClient, fake: FakeSlack, blocks: Any) -> None:
+    fake.expect_refusals("invalid_blocks")
+    for method in (client.chat_postMessage, client.chat_postEphemeral):
+        with pytest.raises(SlackApiError) as refused:
+            await method(channel="C1", user="U1", text="fallback", blocks=blocks)
+        assert refused.value.response["error"] == "invalid_blocks"
+        assert refused.value.response["response_metadata"]["messages"][0].startswith("[ERROR] ")
+    posted = await client.chat_postMessage(channel="C1", text="fine", blocks=[_section("fine")])
+    with pytest.raises(SlackApiError) as not_updated:
+        await client.chat_update(channel="C1", ts=posted["ts"], text="x", blocks=blocks)
+    assert not_updated.value.response["error"] == "invalid_blocks"
+    assert [m["text"] for m in fake.messages("C1")] == ["fine"]
+    assert [r.error for r in fake.refusals] == ["invalid_blocks"] * 3
+
+
+REFUSED_VIEWS = {
+    "101 options in a menu": _modal_with(
+        {"type": "static_select", "action_id": "s", "options": [_option(str(n), str(n)) for n in range(101)]}
+    ),
+    "an option's text of 76 characters": _modal_with(
+        {"type": "static_select", "action_id": "s", "options": [_option("o" * 76, "v")]}
+    ),
+    "an option's value of 151 characters": _modal_with(
+        {"type": "static_select", "action_id": "s", "options": [_option("o", "v" * 151)]}
+    ),
+    "11 checkboxes": _modal_with(
+        {"type": "checkboxes", "action_id": "c", "options": [_option(str(n), str(n)) for n in range(11)]}
+    ),
+    "a title of 25 characters": {
+        **_modal_with({"type": "plain_text_input"}),
+        "title": {"type": "plain_text", "text": "t" * 25},
+    },
+    "private_metadata of 3,001 characters": {
+        **_modal_with({"type": "plain_text_input"}),
+        "private_metadata": "m" * 3001,
+    },
+    "101 blocks": {**_modal_with({"type": "plain_text_input"}), "blocks": [_section(str(n)) for n in range(101)]},
+    "inputs without a submit button": {
+        key: value for key, value in _modal_with({"type": "plain_text_input"}).items() if key != "submit"
+    },
+}
+
+
+@pytest.mark.parametrize("view", REFUSED_VIEWS.values(), ids=REFUSED_VIEWS.keys())
+async def test_views_slack_refuses_are_refused(client: AsyncWebClient, fake: FakeSlack, view: Any) -> None:
+    fake.expect_refusals("invalid_arguments")
+    with pytest.raises(SlackApiError) as refused:
+        await client.views_open(trigger_id=new_trigger_id(), view=view)
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert fake.views() == []
+    home = {"type": "home", "blocks": view["blocks"]}
+    if len(view["blocks"]) > 1:  # the limits of a modal's blocks are a Home tab's too
+        with pytest.raises(SlackApiError):
+            await client.views_publish(user_id="U1", view=home)
+        assert fake.home("U1") is None
+
+
+async def test_a_refusal_the_test_did_not_expect_fails_it() -> None:
+    fake = FakeSlack().__enter__()
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    with pytest.raises(SlackApiError):
+        await client.chat_postMessage(channel="C1", text="t", blocks=[_section("x" * 3001)])
+    # Leaving the fake's ``with`` with no exception of the test's own is where the test fails.
+    with pytest.raises(AssertionError, match=r"(?s)refused 1 payload.*chat\.postMessage: invalid_blocks.*3001"):
+        fake.__exit__(None, None, None)
+    # An injected failure is the test's own doing, not a refusal.
+    with FakeSlack() as injected:
+        injected.fail("chat.postMessage", "invalid_blocks")
+        with pytest.raises(SlackApiError):
+            await AsyncWebClient(token=BOT_TOKEN, base_url=injected.api_url).chat_postMessage(channel="C1", text="t")
+    assert injected.refusals == []
+
+
+async def test_response_urls_refuse_what_slack_refuses(fake: FakeSlack) -> None:
+    fake.expect_refusals("invalid_blocks", "no_text")
+    async with httpx.AsyncClient() as http:
+        too_many = await http.post(fake.response_url("k"), json={"text": "t", "blocks": [_section("b")] * 51})
+        empty = await http.post(fake.response_url("k"), json={"response_type": "ephemeral"})
+        deleted = await http.post(fake.response_url("k"), json={"delete_original": True})
+    assert (too_many.status_code, too_many.text) == (400, "invalid_blocks")
+    assert (empty.status_code, empty.text) == (400, "no_text")
+    assert deleted.status_code == 200
+    assert fake.responses("k") == [{"delete_original": True}]
+    assert [r.error for r in fake.refusals] == ["invalid_blocks", "no_text"]
+
+
+async def test_a_response_url_takes_five_posts(fake: FakeSlack) -> None:
+    fake.expect_refusals("used_url")
+    async with httpx.AsyncClient() as http:
+        answers = [(await http.post(fake.response_url("k5"), json={"text": str(n)})).status_code for n in range(6)]
+    assert answers == [200] * 5 + [404]
+    assert len(fake.responses("k5")) == 5
+    assert [r.error for r in fake.refusals] == ["used_url"]
+
+
+async def test_an_ack_with_a_view_or_options_slack_refuses_is_a_refusal(fake: FakeSlack) -> None:
+    fake.expect_refusals("invalid_ack")
+    bad_view = {"response_action": "update", "view": REFUSED_VIEWS["101 blocks"]}
+    bad_options = {"options": [_option("o", "v" * 151)]}
+    good_options = {"options": [_option("o", "v")]}
+    for body in (bad_view, bad_options, good_options):
+        check_ack(fake, httpx.Response(200, json=body))
+    assert [r.where for r in fake.refusals] == ["ack", "ack"]
+    assert "151" in fake.refusals[1].messages[0] or "150" in fake.refusals[1].messages[0]
+
+    # Errors must name input blocks of the view submitted, or Slack shows none of them.
+    modal = _modal_with({"type": "plain_text_input", "action_id": "value"})
+    check_ack(fake, httpx.Response(200, json={"response_action": "errors", "errors": {"i": "Too long"}}), modal)
+    check_ack(fake, httpx.Response(200, json={"response_action": "errors", "errors": {"nope": "Hidden"}}), modal)
+    assert len(fake.refusals) == 3
+    assert fake.refusals[2].messages == ("no input block with block_id 'nope' [json-pointer:/errors]",)
 
 
 async def test_form_encoded_json_fields_are_parsed(client: AsyncWebClient, fake: FakeSlack) -> None:
@@ -259,6 +416,7 @@ async def test_views_open_update_and_home(client: AsyncWebClient, fake: FakeSlac
         "private_metadata": "company=c1",
     }
     trigger = new_trigger_id()
+    fake.expect_refusals("invalid_arguments")
     opened = (await client.views_open(trigger_id=trigger, view=modal))["view"]
     assert opened["id"].startswith("V") and opened["hash"] and opened["callback_id"] == "expense"
     assert opened["private_metadata"] == "company=c1" and opened["state"] == {"values": {}}
@@ -276,12 +434,13 @@ async def test_views_open_update_and_home(client: AsyncWebClient, fake: FakeSlac
         )
     assert long_title.value.response["error"] == "invalid_arguments"
 
-    updated = await client.views_update(view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": []})
+    thanks = [{"type": "section", "text": {"type": "mrkdwn", "text": "Thanks"}}]
+    updated = await client.views_update(view_id=opened["id"], hash=opened["hash"], view={**modal, "blocks": thanks})
     assert updated["view"]["hash"] != opened["hash"]
     with pytest.raises(SlackApiError) as conflict:
         await client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal)
     assert conflict.value.response["error"] == "hash_conflict"
-    assert fake.view(opened["id"])["blocks"] == []  # type: ignore[index]
+    assert fake.view(opened["id"])["blocks"] == thanks  # type: ignore[index]
 
     home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Welcome"}}]}
     await client.views_publish(user_id="U1", view=home)
@@ -444,7 +603,7 @@ def bolt_app(fake: FakeSlack, retries_seen: list[str | None]) -> AsyncApp:
                 "type": "modal",
                 "callback_id": "expense",
                 "title": {"type": "plain_text", "text": "Expense"},
-                "blocks": [],
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "An expense"}}],
             },
         )
 
@@ -510,3 +669,21 @@ async def test_a_bolt_app_works_end_to_end_against_the_fakes(fake: FakeSlack, cl
 
         options = await slack.suggestion(user_id="U1", action_id="vendor", value="Acme")
         assert options.response.json()["options"][0]["text"]["text"] == "Acme Ltd"
+
+
+async def test_a_channel_without_the_bot_refuses_its_posts_until_it_is_invited(
+    client: AsyncWebClient, fake: FakeSlack
+) -> None:
+    fake.remove_bot("C9")
+    fake.remove_bot("G9")
+    for channel, error in (("C9", "not_in_channel"), ("G9", "channel_not_found")):
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel=channel, text="hello")
+        assert refused.value.response["error"] == error
+    with pytest.raises(SlackApiError) as unread:
+        await client.conversations_history(channel="C9")
+    assert unread.value.response["error"] == "not_in_channel"
+    assert (await client.conversations_info(channel="C9"))["channel"]["is_member"] is False
+    fake.invite_bot("C9")
+    assert (await client.chat_postMessage(channel="C9", text="hello"))["ok"]
+    assert fake.refusals == []  # a state of the workspace, not a malformed payload
