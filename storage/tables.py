@@ -131,7 +131,7 @@ class ProcessedDelivery(SQLModel, table=True):
     received_at: datetime = _when(nullable=False, index=True)
 
 
-class ExpenseRecord(SQLModel, table=True):
+class OutboxExpense(SQLModel, table=True):
     """The expense outbox: an expense is stored here, with its id, before anything is sent.
 
     ``state`` is the outbox's (waiting → sending → accepted, or rejected); ``status`` is what the

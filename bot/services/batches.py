@@ -21,7 +21,7 @@ from bot import metrics
 from bot.backend import ExpenseSyncBackend, OpenBatch
 from storage.db import Database
 from storage.repositories import Announcements
-from storage.tables import ExpenseRecord, WatchCursor, utcnow
+from storage.tables import OutboxExpense, WatchCursor, utcnow
 from sync2books.errors import Sync2BooksError
 from sync2books.models import BatchExpense, ExpenseStatus, SyncBatch
 
@@ -69,7 +69,7 @@ class BatchWatcher:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[ExpenseRecord], Awaitable[Any]],
+        refresh_message: Callable[[OutboxExpense], Awaitable[Any]],
         kick: Callable[[], None],
     ) -> None:
         self._db = db
@@ -148,9 +148,9 @@ class BatchWatcher:
         async with self._db.session() as session:
             statement = (
                 select(
-                    col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id), col(ExpenseRecord.connection_id)
+                    col(OutboxExpense.sync_batch_id), col(OutboxExpense.company_id), col(OutboxExpense.connection_id)
                 )
-                .where(col(ExpenseRecord.state) == "accepted", col(ExpenseRecord.status).not_in(TERMINAL))
+                .where(col(OutboxExpense.state) == "accepted", col(OutboxExpense.status).not_in(TERMINAL))
                 .distinct()
             )
             rows = (await session.execute(statement)).all()
@@ -161,11 +161,11 @@ class BatchWatcher:
         stale = utcnow() - ASK_DIRECTLY_AFTER
         async with self._db.session() as session:
             statement = (
-                select(col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id))
+                select(col(OutboxExpense.sync_batch_id), col(OutboxExpense.company_id))
                 .where(
-                    col(ExpenseRecord.state) == "accepted",
-                    col(ExpenseRecord.status).not_in(TERMINAL),
-                    col(ExpenseRecord.updated_at) < stale,
+                    col(OutboxExpense.state) == "accepted",
+                    col(OutboxExpense.status).not_in(TERMINAL),
+                    col(OutboxExpense.updated_at) < stale,
                 )
                 .distinct()
             )
@@ -190,15 +190,15 @@ class BatchWatcher:
         if not batches:
             return 0
         by_id = {b.id: b for b in batches}  # a batch listed twice: its latest state wins
-        outcomes: dict[str, list[tuple[ExpenseRecord, BatchExpense, SyncBatch]]] = {}
+        outcomes: dict[str, list[tuple[OutboxExpense, BatchExpense, SyncBatch]]] = {}
         changed: list[str] = []
         lagged: set[str] = set()  # batches whose end this call is the first to record
         owed = 0
         async with self._db.session() as session:
             ids = list(by_id)
-            records: list[ExpenseRecord] = []
+            records: list[OutboxExpense] = []
             for start in range(0, len(ids), 500):
-                statement = select(ExpenseRecord).where(col(ExpenseRecord.sync_batch_id).in_(ids[start : start + 500]))
+                statement = select(OutboxExpense).where(col(OutboxExpense.sync_batch_id).in_(ids[start : start + 500]))
                 records += list((await session.execute(statement)).scalars())
             moves: list[dict[str, Any]] = []
             for record in records:
@@ -227,7 +227,7 @@ class BatchWatcher:
             if moves:
                 # One statement for the lot: a look after a busy minute can move thousands of expenses.
                 # Core, not the ORM: an executemany of one UPDATE, conditional on the batch it came from.
-                table = ExpenseRecord.__table__  # type: ignore[attr-defined]
+                table = OutboxExpense.__table__  # type: ignore[attr-defined]
                 await session.execute(
                     update(table)
                     .where(table.c.id == bindparam("b_id"), table.c.sync_batch_id == bindparam("b_batch"))
@@ -275,7 +275,7 @@ class BatchWatcher:
             del self._to_refresh[expense_id]
             try:
                 async with self._db.session() as session:
-                    current = await session.get(ExpenseRecord, expense_id)
+                    current = await session.get(OutboxExpense, expense_id)
                 if current is not None:
                     await self._refresh_message(current)
             except Exception as exc:  # a stale message is the only cost; the next change edits it again
@@ -289,7 +289,7 @@ class BatchWatcher:
                 task.cancel()
 
 
-def _outcome(record: ExpenseRecord, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
+def _outcome(record: OutboxExpense, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
     from bot.services.expenses import summary
 
     return {

@@ -32,7 +32,7 @@ from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, is_postgres
-from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from storage.tables import OutboxExpense, ReceiptRecord, utcnow
 from sync2books import wire
 from sync2books.errors import (
     ConflictError,
@@ -99,7 +99,7 @@ def total_of(expense: Expense) -> Decimal:
     return sum((line.net_amount + line.tax_amount for line in expense.lines), Decimal(0))
 
 
-def summary(record: ExpenseRecord) -> dict[str, Any]:
+def summary(record: OutboxExpense) -> dict[str, Any]:
     """What the expense message shows, as plain data."""
     return {
         "expense_id": record.id,
@@ -221,7 +221,7 @@ class ExpenseService:
             lines=min(max(claimed.lines, 1), most),
         )
 
-    async def _require_own(self, record: ExpenseRecord, user_id: str) -> None:
+    async def _require_own(self, record: OutboxExpense, user_id: str) -> None:
         if record.submitted_by != user_id and not await self._access.is_admin(user_id):
             raise Refusal("Only the person who submitted that expense (or an admin) can change it.")
 
@@ -239,7 +239,7 @@ class ExpenseService:
         submission_key: str,
         form: ExpenseInput,
         receipt_file_ids: Sequence[str],
-    ) -> ExpenseRecord:
+    ) -> OutboxExpense:
         """Validate (FormErrors names each bad field), then store before anything is sent.
 
         The same submission delivered again answers the expense it already made.
@@ -256,7 +256,7 @@ class ExpenseService:
             contact_types=frozenset(self._backend.contact_types),
         )
         now = utcnow()
-        record = ExpenseRecord(
+        record = OutboxExpense(
             id=expense.id,
             company_id=context.company_id,
             connection_id=connection.id,
@@ -292,9 +292,9 @@ class ExpenseService:
         self._kick()
         return record
 
-    async def _by_submission(self, submission_key: str) -> ExpenseRecord | None:
+    async def _by_submission(self, submission_key: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            statement = select(ExpenseRecord).where(col(ExpenseRecord.submission_key) == submission_key)
+            statement = select(OutboxExpense).where(col(OutboxExpense.submission_key) == submission_key)
             return (await session.execute(statement)).scalar_one_or_none()
 
     async def start_fix(self, expense_id: str, user_id: str) -> tuple[ExpenseContext, dict[str, Any]]:
@@ -363,7 +363,7 @@ class ExpenseService:
             "lines": lines,
         }
 
-    async def resubmit(self, claimed: ExpenseContext, user_id: str, form: ExpenseInput) -> ExpenseRecord:
+    async def resubmit(self, claimed: ExpenseContext, user_id: str, form: ExpenseInput) -> OutboxExpense:
         """Fix and retry: the corrected expense goes out again under its old id (a failed id is taken back)."""
         context = await self.trusted(claimed, user_id)
         assert context.retry_of is not None and context.connection is not None
@@ -375,7 +375,7 @@ class ExpenseService:
             contact_types=frozenset(self._backend.contact_types),
         )
         async with self._db.session() as session:
-            record = await session.get(ExpenseRecord, expense.id)
+            record = await session.get(OutboxExpense, expense.id)
             if record is None:
                 raise Refusal("That expense is no longer known to the bot.")
             if record.status == ExpenseStatus.SYNCED.value:
@@ -406,13 +406,13 @@ class ExpenseService:
         company = await self._companies.resolve(channel_id, user_id)
         async with self._db.session() as session:
             statement = (
-                select(ExpenseRecord)
-                .where(col(ExpenseRecord.company_id) == company.id)
-                .order_by(col(ExpenseRecord.updated_at).desc())
+                select(OutboxExpense)
+                .where(col(OutboxExpense.company_id) == company.id)
+                .order_by(col(OutboxExpense.updated_at).desc())
                 .limit(200)
             )
             records = list((await session.execute(statement)).scalars())
-        batches: dict[str, list[ExpenseRecord]] = {}
+        batches: dict[str, list[OutboxExpense]] = {}
         for record in records:
             batches.setdefault(record.sync_batch_id or f"outbox:{record.state}", []).append(record)
         found = [
@@ -429,22 +429,22 @@ class ExpenseService:
         found.sort(key=lambda b: b.updated_at, reverse=True)
         return company.name, found[:limit]
 
-    async def recent_for(self, user_id: str, limit: int = 10) -> list[ExpenseRecord]:
+    async def recent_for(self, user_id: str, limit: int = 10) -> list[OutboxExpense]:
         async with self._db.session() as session:
             statement = (
-                select(ExpenseRecord)
-                .where(col(ExpenseRecord.submitted_by) == user_id)
-                .order_by(col(ExpenseRecord.created_at).desc())
+                select(OutboxExpense)
+                .where(col(OutboxExpense.submitted_by) == user_id)
+                .order_by(col(OutboxExpense.created_at).desc())
                 .limit(limit)
             )
             return list((await session.execute(statement)).scalars())
 
-    async def get(self, expense_id: str) -> ExpenseRecord | None:
+    async def get(self, expense_id: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            return await session.get(ExpenseRecord, expense_id)
+            return await session.get(OutboxExpense, expense_id)
 
 
-def _receipt(record: ExpenseRecord, file_id: str, user_id: str) -> ReceiptRecord:
+def _receipt(record: OutboxExpense, file_id: str, user_id: str) -> ReceiptRecord:
     return ReceiptRecord(
         id=str(uuid.uuid4()),
         expense_id=record.id,
@@ -456,7 +456,7 @@ def _receipt(record: ExpenseRecord, file_id: str, user_id: str) -> ReceiptRecord
     )
 
 
-MessageRefresher = Callable[[ExpenseRecord], Any]
+MessageRefresher = Callable[[OutboxExpense], Any]
 
 
 class ExpenseOutbox:
@@ -466,7 +466,7 @@ class ExpenseOutbox:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[ExpenseRecord], Any],
+        refresh_message: Callable[[OutboxExpense], Any],
         kick_receipts: Callable[[], None],
     ) -> None:
         self._db = db
@@ -474,14 +474,14 @@ class ExpenseOutbox:
         self._refresh_message = refresh_message
         self._kick_receipts = kick_receipts
 
-    async def _claim(self) -> list[ExpenseRecord]:
+    async def _claim(self) -> list[OutboxExpense]:
         now = utcnow()
         async with self._db.session() as session:
             due = or_(
-                and_(col(ExpenseRecord.state) == "waiting", col(ExpenseRecord.next_attempt_at) <= now),
-                and_(col(ExpenseRecord.state) == "sending", col(ExpenseRecord.lease_until) < now),
+                and_(col(OutboxExpense.state) == "waiting", col(OutboxExpense.next_attempt_at) <= now),
+                and_(col(OutboxExpense.state) == "sending", col(OutboxExpense.lease_until) < now),
             )
-            statement = select(ExpenseRecord).where(due).order_by(col(ExpenseRecord.created_at)).limit(CLAIM_AT_ONCE)
+            statement = select(OutboxExpense).where(due).order_by(col(OutboxExpense.created_at)).limit(CLAIM_AT_ONCE)
             if is_postgres(session):
                 statement = statement.with_for_update(skip_locked=True)
             claimed = list((await session.execute(statement)).scalars())
@@ -495,7 +495,7 @@ class ExpenseOutbox:
         """One pass: every due expense, grouped by connection, 50 to a request; answers how many were accepted."""
         claimed = await self._claim()
         accepted = 0
-        by_connection: dict[str, list[ExpenseRecord]] = {}
+        by_connection: dict[str, list[OutboxExpense]] = {}
         for record in claimed:
             by_connection.setdefault(record.connection_id, []).append(record)
         for connection_id, records in by_connection.items():
@@ -505,7 +505,7 @@ class ExpenseOutbox:
             self._kick_receipts()
         return accepted
 
-    async def _send(self, connection_id: str, records: list[ExpenseRecord]) -> int:
+    async def _send(self, connection_id: str, records: list[OutboxExpense]) -> int:
         expenses = [Expense.model_validate(wire.loads(record.body)) for record in records]
         try:
             answer = await self._backend.create_expenses(records[0].company_id, connection_id, expenses)
@@ -543,13 +543,13 @@ class ExpenseOutbox:
         await self._refresh_all([r.id for r in records])
         return len(by_id)
 
-    async def _reject(self, records: Sequence[ExpenseRecord], reason: str) -> None:
+    async def _reject(self, records: Sequence[OutboxExpense], reason: str) -> None:
         async with self._db.session() as session:
             for record in records:
                 await _set(session, record.id, state="rejected", error_message=reason, lease_until=None)
         await self._refresh_all([r.id for r in records])
 
-    async def _retry_soon(self, records: Sequence[ExpenseRecord], *, immediately: bool = False) -> None:
+    async def _retry_soon(self, records: Sequence[OutboxExpense], *, immediately: bool = False) -> None:
         async with self._db.session() as session:
             for record in records:
                 pause = (
@@ -559,7 +559,7 @@ class ExpenseOutbox:
 
     async def _refresh_all(self, expense_ids: Sequence[str]) -> None:
         async with self._db.session() as session:
-            statement = select(ExpenseRecord).where(col(ExpenseRecord.id).in_(expense_ids))
+            statement = select(OutboxExpense).where(col(OutboxExpense.id).in_(expense_ids))
             records = list((await session.execute(statement)).scalars())
         for record in records:
             await self._refresh_message(record)
@@ -567,7 +567,7 @@ class ExpenseOutbox:
 
 async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:
     values.setdefault("updated_at", utcnow())
-    await session.execute(update(ExpenseRecord).where(col(ExpenseRecord.id) == expense_id).values(**values))
+    await session.execute(update(OutboxExpense).where(col(OutboxExpense.id) == expense_id).values(**values))
 
 
 _ITEM = re.compile(r"^\[(\d+)\]")

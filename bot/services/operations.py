@@ -12,7 +12,7 @@ from bot import metrics
 from bot.backend import ExpenseSyncBackend
 from bot.services.batches import TERMINAL
 from storage.db import Database
-from storage.tables import Announcement, ExpenseRecord, ReceiptRecord, utcnow
+from storage.tables import Announcement, OutboxExpense, ReceiptRecord, utcnow
 from sync2books.errors import Sync2BooksError
 
 READY_TIMEOUT_SECONDS = 3.0
@@ -54,15 +54,15 @@ class Operations:
             "announcements": select(func.count(), func.min(col(Announcement.created_at))).where(
                 col(Announcement.state).in_(("pending", "sending"))
             ),
-            "expenses": select(func.count(), func.min(col(ExpenseRecord.created_at))).where(
-                col(ExpenseRecord.state).in_(("waiting", "sending"))
+            "expenses": select(func.count(), func.min(col(OutboxExpense.created_at))).where(
+                col(OutboxExpense.state).in_(("waiting", "sending"))
             ),
             "receipts": select(func.count(), func.min(col(ReceiptRecord.created_at))).where(
                 col(ReceiptRecord.state) == "waiting"
             ),
         }
-        open_batches = select(func.count(func.distinct(col(ExpenseRecord.sync_batch_id)))).where(
-            col(ExpenseRecord.state) == "accepted", col(ExpenseRecord.status).not_in(TERMINAL)
+        open_batches = select(func.count(func.distinct(col(OutboxExpense.sync_batch_id)))).where(
+            col(OutboxExpense.state) == "accepted", col(OutboxExpense.status).not_in(TERMINAL)
         )
         async with self._db.session() as session:
             for outbox, statement in waiting.items():

@@ -23,7 +23,7 @@ from bot.services.companies import is_direct_message
 from bot.services.refusals import Refusal
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
-from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from storage.tables import OutboxExpense, ReceiptRecord, utcnow
 from sync2books import wire
 from sync2books.errors import (
     PayloadTooLargeError,
@@ -44,7 +44,7 @@ def receipt_problem(rules: ReceiptRules | None, file: SlackFile, expense_type: s
     return rules.problem(file.name, file.mimetype, file.size, expense_type)
 
 
-def _expense_type(expense: ExpenseRecord) -> str | None:
+def _expense_type(expense: OutboxExpense) -> str | None:
     body = wire.loads(expense.body)
     kind = body.get("type") if isinstance(body, dict) else None
     return kind if isinstance(kind, str) else None
@@ -75,8 +75,8 @@ class ReceiptService:
             linked = await Companies(session).for_channel(channel_id)
             expense = None
             if thread_ts:
-                statement = select(ExpenseRecord).where(
-                    col(ExpenseRecord.channel_id) == channel_id, col(ExpenseRecord.message_ts) == thread_ts
+                statement = select(OutboxExpense).where(
+                    col(OutboxExpense.channel_id) == channel_id, col(OutboxExpense.message_ts) == thread_ts
                 )
                 expense = (await session.execute(statement)).scalar_one_or_none()
         if linked is None and not is_direct_message(channel_id):
@@ -121,10 +121,10 @@ class ReceiptService:
             connected = [c for c in await Connections(session).for_company(company_id) if c.status == "CONNECTED"]
         return self._backend.receipt_rules(connected[0].integration_key) if len(connected) == 1 else None
 
-    async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord:
+    async def attach(self, expense_id: str, file_id: str, user_id: str) -> OutboxExpense:
         """Attach a Slack file to one of the person's own expenses (an admin: to any); twice changes nothing."""
         async with self._db.session() as session:
-            expense = await session.get(ExpenseRecord, expense_id)
+            expense = await session.get(OutboxExpense, expense_id)
         if expense is None:
             raise Refusal("That expense is no longer known to the bot.")
         if expense.submitted_by != user_id and not await self._access.is_admin(user_id):
@@ -135,7 +135,7 @@ class ReceiptService:
         return expense
 
     @staticmethod
-    async def _add(session: Any, expense: ExpenseRecord, file_id: str, user_id: str) -> bool:
+    async def _add(session: Any, expense: OutboxExpense, file_id: str, user_id: str) -> bool:
         statement = select(ReceiptRecord).where(
             col(ReceiptRecord.expense_id) == expense.id, col(ReceiptRecord.slack_file_id) == file_id
         )
@@ -160,15 +160,15 @@ class ReceiptService:
         now = utcnow()
         async with self._db.session() as session:
             statement = (
-                select(ReceiptRecord, ExpenseRecord)
-                .join(ExpenseRecord, col(ExpenseRecord.id) == col(ReceiptRecord.expense_id))
+                select(ReceiptRecord, OutboxExpense)
+                .join(OutboxExpense, col(OutboxExpense.id) == col(ReceiptRecord.expense_id))
                 .where(
                     and_(
                         col(ReceiptRecord.state) == "waiting",
                         col(ReceiptRecord.next_attempt_at) <= now,
-                        col(ExpenseRecord.state) == "accepted",
+                        col(OutboxExpense.state) == "accepted",
                         # Where receipts go on the booked transaction, they wait until it is booked.
-                        col(ExpenseRecord.status) == "SYNCED" if self._backend.receipts_after_sync else true(),
+                        col(OutboxExpense.status) == "SYNCED" if self._backend.receipts_after_sync else true(),
                     )
                 )
                 .order_by(col(ReceiptRecord.created_at))
@@ -180,7 +180,7 @@ class ReceiptService:
             uploaded += await self._upload(receipt, expense)
         return uploaded
 
-    async def _upload(self, receipt: ReceiptRecord, expense: ExpenseRecord) -> int:
+    async def _upload(self, receipt: ReceiptRecord, expense: OutboxExpense) -> int:
         try:
             file = await self._files.info(receipt.slack_file_id)
             problem = receipt_problem(await self._rules_for(expense.connection_id), file, _expense_type(expense))
@@ -211,7 +211,7 @@ class ReceiptService:
             )
         return 1
 
-    async def _failed(self, receipt: ReceiptRecord, expense: ExpenseRecord, reason: str, *, permanent: bool) -> int:
+    async def _failed(self, receipt: ReceiptRecord, expense: OutboxExpense, reason: str, *, permanent: bool) -> int:
         attempts = receipt.attempts + 1
         if permanent or attempts >= MAX_ATTEMPTS:
             await self._give_up(receipt, expense, f"I could not attach a receipt to this expense: {reason}.")
@@ -229,7 +229,7 @@ class ReceiptService:
             )
         return 0
 
-    async def _give_up(self, receipt: ReceiptRecord, expense: ExpenseRecord, sentence: str) -> None:
+    async def _give_up(self, receipt: ReceiptRecord, expense: OutboxExpense, sentence: str) -> None:
         async with self._db.session() as session:
             await session.execute(
                 update(ReceiptRecord)
