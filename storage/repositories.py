@@ -326,7 +326,7 @@ class Announcements:
         return await self.session.get(Announcement, key)
 
 
-class Deliveries:
+class SeenDeliveries:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -26,7 +26,7 @@ from bot.services.batches import BatchWatcher
 from bot.services.pacing import LookPace
 from bot.services.watching import ConnectionWatcher
 from storage.db import Database
-from storage.repositories import Deliveries
+from storage.repositories import SeenDeliveries
 from storage.tables import WebhookSubscriptionRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
@@ -157,7 +157,7 @@ class WebhookInbox:
         digest = hashlib.sha256(lowered["webhook-id"].encode()).hexdigest()
         seen_key, replay_key = f"webhook:{source}:{digest}", f"webhook:{source}:{digest}@{lowered['webhook-timestamp']}"
         async with self._db.session() as session:
-            deliveries = Deliveries(session)
+            deliveries = SeenDeliveries(session)
             if not await deliveries.first_time(replay_key):
                 return Verdict(401, "refused", "replayed: this very delivery was received before")
             if await deliveries.seen(seen_key):
@@ -174,7 +174,7 @@ class WebhookInbox:
             log.warning("a %s webhook could not be acted on (%s); the sender will retry", source, exc)
             return Verdict(503, "failed", str(exc))
         async with self._db.session() as session:
-            await Deliveries(session).first_time(seen_key)
+            await SeenDeliveries(session).first_time(seen_key)
         return Verdict(200, "accepted" if acted else "ignored")
 
     async def _sync2books(self, body: Any) -> bool:

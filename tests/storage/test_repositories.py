@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import Database, async_url, head_revision
-from storage.repositories import Announcements, AuthLinks, Companies, Connections, Deliveries
+from storage.repositories import Announcements, AuthLinks, Companies, Connections, SeenDeliveries
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
 
 
@@ -157,8 +157,8 @@ async def test_concurrent_claims_never_take_the_same_announcement(database: Data
 
 async def test_a_delivery_is_processed_the_first_time_only(database: Database) -> None:
     async with database.session() as session:
-        assert await Deliveries(session).first_time("event:Ev1")
-        assert not await Deliveries(session).first_time("event:Ev1")
+        assert await SeenDeliveries(session).first_time("event:Ev1")
+        assert not await SeenDeliveries(session).first_time("event:Ev1")
     async with database.session() as session:
-        assert await Deliveries(session).forget_older_than(utcnow() + timedelta(seconds=1)) == 1
-        assert await Deliveries(session).first_time("event:Ev1")
+        assert await SeenDeliveries(session).forget_older_than(utcnow() + timedelta(seconds=1)) == 1
+        assert await SeenDeliveries(session).first_time("event:Ev1")
