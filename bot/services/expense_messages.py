@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col
-
 from bot.ports import Notifier
 from bot.services.expenses import summary
 from storage.db import Database
+from storage.repositories import Expenses
 from storage.tables import OutboxExpense
 
 
@@ -20,7 +18,7 @@ class ExpenseMessages:
 
     async def _record(self, expense_id: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            return await session.get(OutboxExpense, expense_id)
+            return await Expenses(session).get(expense_id)
 
     async def prepare(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The message as the expense stands now, not as it stood when the message was owed."""
@@ -34,9 +32,7 @@ class ExpenseMessages:
 
     async def after_send(self, payload: dict[str, Any], ts: str) -> None:
         async with self._db.session() as session:
-            await session.execute(
-                update(OutboxExpense).where(col(OutboxExpense.id) == payload["expense_id"]).values(message_ts=ts)
-            )
+            await Expenses(session).set_message(payload["expense_id"], ts)
         # The expense may have moved while the message was on its way: bring it up to date now.
         record = await self._record(payload["expense_id"])
         if record is not None and summary(record) != payload:

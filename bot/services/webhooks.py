@@ -17,7 +17,6 @@ from typing import Any
 import standardwebhooks.webhooks as standard
 import svix.webhooks
 from pydantic import ValidationError
-from sqlalchemy import text
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.logs import log_context
@@ -26,8 +25,8 @@ from bot.services.batches import BatchWatcher
 from bot.services.pacing import LookPace
 from bot.services.watching import ConnectionWatcher
 from storage.db import Database
-from storage.repositories import SeenDeliveries
-from storage.tables import WebhookSubscriptionRecord, utcnow
+from storage.repositories import SeenDeliveries, WebhookSubscriptions
+from storage.tables import WebhookSubscriptionRecord
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
 from sync2books.models import WebhookEvent, WebhookEventType
@@ -38,8 +37,6 @@ SYNC2BOOKS = "sync2books"
 CODAT = "codat"
 WEBHOOK_PATH = "/webhooks/{source}"
 CODAT_SYNC_EVENTS = frozenset({"expenses.sync.successful", "expenses.sync.unsuccessful"})
-# Any constant will do, as long as every process of this app uses it (see storage.db for the other one).
-SUBSCRIBE_LOCK_ID = 7_274_202
 
 
 @dataclass(frozen=True)
@@ -70,27 +67,20 @@ class WebhookSubscriber:
         if self._secret is not None:
             return
         async with self._db.session() as session:
-            if self._db.is_postgres:
-                # Processes starting together: one subscribes, the others find its subscription.
-                await session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": SUBSCRIBE_LOCK_ID})
-            record = await session.get(WebhookSubscriptionRecord, SYNC2BOOKS)
+            subscriptions = WebhookSubscriptions(session)
+            # Processes starting together: one subscribes, the others find its subscription.
+            await subscriptions.lock_for_subscribing()
+            record = await subscriptions.get(SYNC2BOOKS)
             secret = self._open(record) if record is not None and record.url == self.url else None
             if record is not None and secret is not None:
                 if self._sealer.encrypts and not record.secret.startswith(SEALED):
-                    record.secret = self._sealer.seal(secret)  # a key was configured since: seal it now
+                    # A key was configured since: seal it now.
+                    subscriptions.replace_secret(record, self._sealer.seal(secret))
                 self._secret = secret
                 return
             subscription_id, secret = await self._backend.subscribe_webhooks(self.url)
             replaced = record.subscription_id if record is not None else None
-            await session.merge(
-                WebhookSubscriptionRecord(
-                    source=SYNC2BOOKS,
-                    subscription_id=subscription_id,
-                    url=self.url,
-                    secret=self._sealer.seal(secret),
-                    created_at=utcnow(),
-                )
-            )
+            await subscriptions.save(SYNC2BOOKS, subscription_id, self.url, self._sealer.seal(secret))
         self._secret = secret
         log.info("subscribed to Sync2Books webhooks at %s", self.url)
         if replaced is not None:
@@ -110,7 +100,7 @@ class WebhookSubscriber:
         """The signing secret, read from the store when another process made the subscription."""
         if self._secret is None:
             async with self._db.session() as session:
-                record = await session.get(WebhookSubscriptionRecord, SYNC2BOOKS)
+                record = await WebhookSubscriptions(session).get(SYNC2BOOKS)
             if record is not None and record.url == self.url:
                 self._secret = self._open(record)
         return self._secret
