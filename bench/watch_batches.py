@@ -47,7 +47,7 @@ from bot.services.batches import BatchWatcher  # noqa: E402
 from bot.slack import SlackNotifier, web_client  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Companies  # noqa: E402
-from storage.tables import Announcement, CompanyRecord, ExpenseRecord, utcnow  # noqa: E402
+from storage.tables import Announcement, CompanyRecord, OutboxExpense, utcnow  # noqa: E402
 from sync2books import wire  # noqa: E402
 from sync2books.client import MAX_PAGE_SIZE, RetryPolicy, SandboxClient  # noqa: E402
 from sync2books.models import Expense, ExpenseLine, IntegrationKey, Ref  # noqa: E402
@@ -114,7 +114,7 @@ async def seed(client: SandboxClient, db: Database, count: int) -> dict[str, dat
     gate = asyncio.Semaphore(16)
     created: dict[str, datetime] = {}
 
-    async def one(n: int) -> ExpenseRecord:
+    async def one(n: int) -> OutboxExpense:
         company, connection, account, tax, bank = connections[n % COMPANIES]
         expense = Expense(
             id=str(uuid.uuid4()),
@@ -136,7 +136,7 @@ async def seed(client: SandboxClient, db: Database, count: int) -> dict[str, dat
             answer = await client.create_expenses(connection.id, [expense])
         now = utcnow()
         created[answer.sync_batch_id] = now
-        return ExpenseRecord(
+        return OutboxExpense(
             id=expense.id,
             company_id=company.id,
             connection_id=connection.id,

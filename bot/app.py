@@ -35,7 +35,7 @@ from bot.services.announcements import AnnouncementSender, Flood
 from bot.services.batches import SUMMARY_AT, BatchWatcher
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
-from bot.services.deliveries import DeliveryLog
+from bot.services.duplicates import DuplicateGuard
 from bot.services.expense_messages import ExpenseMessages
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
@@ -195,7 +195,7 @@ class BotRuntime:
             connections=ConnectionService(self.db, self.backend, access, companies, kick),
             home=HomeService(self.db, directory),
             membership=Membership(self.db, directory, kick),
-            deliveries=DeliveryLog(self.db),
+            deliveries=DuplicateGuard(self.db),
             expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, kick_expenses),
             receipts=ReceiptService(self.db, self.backend, files, access, kick, kick_receipts),
             reference=self.reference,

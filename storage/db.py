@@ -19,12 +19,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do; it only has to be the same in every process of this app.
 MIGRATION_LOCK_ID = 7_274_201
+
+
+# What the store raises when a statement or a commit fails: for the callers that may let it pass (a stop with the
+# database already gone), so that they need not know it is SQLAlchemy underneath.
+StorageError = SQLAlchemyError
 
 
 class DatabaseUnavailableError(Exception):
@@ -98,6 +103,11 @@ class Database:
         """A unit of work: committed when the block ends, rolled back if it raises."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    async def ping(self) -> None:
+        """One round trip to the database; raises whatever the driver raises when it does not answer."""
+        async with self.session() as session:
+            await session.execute(text("SELECT 1"))
 
     @asynccontextmanager
     async def _opened(self) -> AsyncIterator[AsyncConnection]:

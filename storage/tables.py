@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from storage.states import AnnouncementState, AuthLinkState, OutboxState, ReceiptState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -29,12 +32,33 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class State(TypeDecorator[StrEnum]):
+    """A state column: the enum's word as text (so a stored row reads as it always did), the enum when loaded."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, states: type[StrEnum]) -> None:
+        super().__init__()
+        self.states = states
+
+    def process_bind_param(self, value: StrEnum | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.states(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.states(value)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 def _when(**kwargs: Any) -> Any:
     return Field(sa_column=Column(UTCDateTime(), **kwargs))
+
+
+def _state(initial: StrEnum) -> Any:
+    return Field(default=initial, sa_column=Column(State(type(initial)), nullable=False))
 
 
 class CompanyRecord(SQLModel, table=True):
@@ -96,7 +120,7 @@ class AuthLinkRecord(SQLModel, table=True):
     expires_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when(nullable=False)
     message_ts: str | None = Field(default=None, max_length=32)
-    state: str = Field(default="pending", max_length=20)
+    state: AuthLinkState = _state(AuthLinkState.PENDING)
     connection_id: str | None = Field(default=None, max_length=64)
 
 
@@ -114,7 +138,7 @@ class Announcement(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     kind: str = Field(max_length=40)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="pending", max_length=20)
+    state: AnnouncementState = _state(AnnouncementState.PENDING)
     attempts: int = Field(default=0)
     lease_until: datetime | None = _when(nullable=True)
     message_ts: str | None = Field(default=None, max_length=32)
@@ -131,7 +155,7 @@ class ProcessedDelivery(SQLModel, table=True):
     received_at: datetime = _when(nullable=False, index=True)
 
 
-class ExpenseRecord(SQLModel, table=True):
+class OutboxExpense(SQLModel, table=True):
     """The expense outbox: an expense is stored here, with its id, before anything is sent.
 
     ``state`` is the outbox's (waiting → sending → accepted, or rejected); ``status`` is what the
@@ -152,7 +176,7 @@ class ExpenseRecord(SQLModel, table=True):
     currency: str = Field(max_length=3)
     total: str = Field(max_length=40)  # a decimal, as text: never a float
     merchant: str | None = Field(default=None, max_length=100)
-    state: str = Field(default="waiting", max_length=20)
+    state: OutboxState = _state(OutboxState.WAITING)
     status: str | None = Field(default=None, max_length=20)
     sync_batch_id: str | None = Field(default=None, max_length=64, index=True)
     accounting_id: str | None = Field(default=None, max_length=200)
@@ -180,7 +204,7 @@ class ReceiptRecord(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
     file_name: str | None = Field(default=None, max_length=300)
-    state: str = Field(default="waiting", max_length=20)
+    state: ReceiptState = _state(ReceiptState.WAITING)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = _when(nullable=False)
     error_message: str | None = Field(default=None, max_length=1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
-from bot.services.deliveries import DeliveryLog
+from bot.services.duplicates import DuplicateGuard
 from bot.services.expenses import ExpenseService
 from bot.services.home import HomeService
 from bot.services.membership import Membership
@@ -24,7 +24,7 @@ class Services:
     connections: ConnectionService
     home: HomeService
     membership: Membership
-    deliveries: DeliveryLog
+    deliveries: DuplicateGuard
     expenses: ExpenseService
     receipts: ReceiptService
     reference: ReferenceData

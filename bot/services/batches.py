@@ -14,16 +14,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-from sqlmodel import col
-
 from bot import metrics
 from bot.backend import ExpenseSyncBackend, OpenBatch
 from storage.db import Database
-from storage.repositories import Announcements
-from storage.tables import ExpenseRecord, WatchCursor, utcnow
+from storage.repositories import FINISHED, Announcements, BatchMove, Expenses, WatchCursors
+from storage.tables import OutboxExpense, utcnow
 from sync2books.errors import Sync2BooksError
-from sync2books.models import BatchExpense, ExpenseStatus, SyncBatch
+from sync2books.models import BatchExpense, SyncBatch
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +30,6 @@ CURSOR = "sync_batches"
 SUMMARY_AT = 3
 # An open batch the listing has not mentioned for this long is asked about directly.
 ASK_DIRECTLY_AFTER = timedelta(minutes=5)
-TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
 MAX_SKIPPED_LOOKS = 8
 # Webhook deliveries arriving within this long of each other are recorded in one go.
 GATHER_SECONDS = 0.05
@@ -69,7 +65,7 @@ class BatchWatcher:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[ExpenseRecord], Awaitable[Any]],
+        refresh_message: Callable[[OutboxExpense], Awaitable[Any]],
         kick: Callable[[], None],
     ) -> None:
         self._db = db
@@ -89,8 +85,7 @@ class BatchWatcher:
             self._skip -= 1  # backing off after a failed look
             return 0
         async with self._db.session() as session:
-            cursor = await session.get(WatchCursor, CURSOR)
-        since = cursor.position if cursor else None
+            since = await WatchCursors(session).position(CURSOR)
         changed: list[SyncBatch] = []
         try:
             async for batch in self._backend.changed_batches(since, await self._open_batches()):
@@ -146,30 +141,15 @@ class BatchWatcher:
     async def _open_batches(self) -> list[OpenBatch]:
         """Every batch the bot still waits on, one row each (a service that lists per company needs them)."""
         async with self._db.session() as session:
-            statement = (
-                select(
-                    col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id), col(ExpenseRecord.connection_id)
-                )
-                .where(col(ExpenseRecord.state) == "accepted", col(ExpenseRecord.status).not_in(TERMINAL))
-                .distinct()
-            )
-            rows = (await session.execute(statement)).all()
+            rows = await Expenses(session).open_batches()
         return [OpenBatch(batch, company, connection) for batch, company, connection in rows if batch]
 
     async def _ask_directly(self, already: set[str]) -> list[SyncBatch]:
         """Open batches the listing has been silent about for a while (a clock the list cannot see past)."""
         stale = utcnow() - ASK_DIRECTLY_AFTER
         async with self._db.session() as session:
-            statement = (
-                select(col(ExpenseRecord.sync_batch_id), col(ExpenseRecord.company_id))
-                .where(
-                    col(ExpenseRecord.state) == "accepted",
-                    col(ExpenseRecord.status).not_in(TERMINAL),
-                    col(ExpenseRecord.updated_at) < stale,
-                )
-                .distinct()
-            )
-            batches = {b: c for b, c in (await session.execute(statement)).all() if b and b not in already}
+            quiet = await Expenses(session).open_batches_unchanged_since(stale)
+        batches = {b: c for b, c in quiet if b and b not in already}
         found = []
         for batch_id in sorted(batches):
             try:
@@ -180,27 +160,19 @@ class BatchWatcher:
 
     async def _move_cursor(self, position: datetime) -> None:
         async with self._db.session() as session:
-            cursor = await session.get(WatchCursor, CURSOR)
-            if cursor is None:
-                session.add(WatchCursor(name=CURSOR, position=position))
-            elif cursor.position < position:
-                cursor.position = position
+            await WatchCursors(session).advance(CURSOR, position)
 
     async def _record(self, batches: list[SyncBatch], source: str = "look") -> int:
         if not batches:
             return 0
         by_id = {b.id: b for b in batches}  # a batch listed twice: its latest state wins
-        outcomes: dict[str, list[tuple[ExpenseRecord, BatchExpense, SyncBatch]]] = {}
+        outcomes: dict[str, list[tuple[OutboxExpense, BatchExpense, SyncBatch]]] = {}
         changed: list[str] = []
         lagged: set[str] = set()  # batches whose end this call is the first to record
         owed = 0
         async with self._db.session() as session:
-            ids = list(by_id)
-            records: list[ExpenseRecord] = []
-            for start in range(0, len(ids), 500):
-                statement = select(ExpenseRecord).where(col(ExpenseRecord.sync_batch_id).in_(ids[start : start + 500]))
-                records += list((await session.execute(statement)).scalars())
-            moves: list[dict[str, Any]] = []
+            records = await Expenses(session).in_batches(list(by_id))
+            moves: list[BatchMove] = []
             for record in records:
                 batch = by_id[record.sync_batch_id or ""]
                 item = next((e for e in batch.expenses if e.id == record.id), None)
@@ -213,32 +185,18 @@ class BatchWatcher:
                         metrics.WATCHER_LAG.labels(source).observe(max(0.0, (utcnow() - ended).total_seconds()))
                     changed.append(record.id)
                     moves.append(
-                        {
-                            "b_id": record.id,
-                            "b_batch": batch.id,
-                            "b_status": item.status.value,
-                            "b_accounting_id": item.accounting_id,
-                            "b_error": item.error.message if item.error else None,
-                            "b_at": utcnow(),
-                        }
+                        BatchMove(
+                            expense_id=record.id,
+                            batch_id=batch.id,
+                            status=item.status.value,
+                            accounting_id=item.accounting_id,
+                            error_message=item.error.message if item.error else None,
+                            at=utcnow(),
+                        )
                     )
-                if batch.status.is_terminal and item.status.value in TERMINAL:
+                if batch.status.is_terminal and item.status.value in FINISHED:
                     outcomes.setdefault(record.channel_id, []).append((record, item, batch))
-            if moves:
-                # One statement for the lot: a look after a busy minute can move thousands of expenses.
-                # Core, not the ORM: an executemany of one UPDATE, conditional on the batch it came from.
-                table = ExpenseRecord.__table__  # type: ignore[attr-defined]
-                await session.execute(
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"), table.c.sync_batch_id == bindparam("b_batch"))
-                    .values(
-                        status=bindparam("b_status"),
-                        accounting_id=bindparam("b_accounting_id"),
-                        error_message=bindparam("b_error"),
-                        updated_at=bindparam("b_at"),
-                    ),
-                    moves,
-                )
+            await Expenses(session).record_moves(moves)  # one statement for the lot
             announcements = Announcements(session)
             for channel, finished in outcomes.items():
                 summarize = len(finished) >= SUMMARY_AT
@@ -275,7 +233,7 @@ class BatchWatcher:
             del self._to_refresh[expense_id]
             try:
                 async with self._db.session() as session:
-                    current = await session.get(ExpenseRecord, expense_id)
+                    current = await Expenses(session).get(expense_id)
                 if current is not None:
                     await self._refresh_message(current)
             except Exception as exc:  # a stale message is the only cost; the next change edits it again
@@ -289,7 +247,7 @@ class BatchWatcher:
                 task.cancel()
 
 
-def _outcome(record: ExpenseRecord, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
+def _outcome(record: OutboxExpense, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
     from bot.services.expenses import summary
 
     return {

@@ -126,9 +126,7 @@ class ConnectionService:
             ],
         }
         async with self._db.session() as session:
-            for record in records:
-                await AuthLinks(session).add(record)
-            await session.flush()
+            await AuthLinks(session).add(*records)
             await Announcements(session).owe(f"auth_links:{records[0].id}", channel_id, "auth_links", payload)
         self._kick()
         return softwares

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col
-
 from bot.ports import Notifier
 from bot.services.expenses import summary
 from storage.db import Database
-from storage.tables import ExpenseRecord
+from storage.repositories import Expenses
+from storage.tables import OutboxExpense
 
 
 class ExpenseMessages:
@@ -18,9 +16,9 @@ class ExpenseMessages:
         self._db = db
         self._notifier = notifier
 
-    async def _record(self, expense_id: str) -> ExpenseRecord | None:
+    async def _record(self, expense_id: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            return await session.get(ExpenseRecord, expense_id)
+            return await Expenses(session).get(expense_id)
 
     async def prepare(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The message as the expense stands now, not as it stood when the message was owed."""
@@ -34,14 +32,12 @@ class ExpenseMessages:
 
     async def after_send(self, payload: dict[str, Any], ts: str) -> None:
         async with self._db.session() as session:
-            await session.execute(
-                update(ExpenseRecord).where(col(ExpenseRecord.id) == payload["expense_id"]).values(message_ts=ts)
-            )
+            await Expenses(session).set_message(payload["expense_id"], ts)
         # The expense may have moved while the message was on its way: bring it up to date now.
         record = await self._record(payload["expense_id"])
         if record is not None and summary(record) != payload:
             await self.refresh(record)
 
-    async def refresh(self, record: ExpenseRecord) -> None:
+    async def refresh(self, record: OutboxExpense) -> None:
         if record.message_ts:
             await self._notifier.update("expense", record.channel_id, record.message_ts, summary(record))

@@ -19,11 +19,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
 from bot.backend import ExpenseSyncBackend
 from bot.services.access import NO_ACCESS, AccessPolicy
 from bot.services.companies import CompanyService
@@ -31,8 +26,9 @@ from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
 from storage.db import Database
-from storage.repositories import Announcements, Companies, Connections, is_postgres
-from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts, StoreConflict
+from storage.states import OutboxState
+from storage.tables import OutboxExpense, utcnow
 from sync2books import wire
 from sync2books.errors import (
     ConflictError,
@@ -53,7 +49,6 @@ CLAIM_AT_ONCE = 500
 MAX_BACKOFF = timedelta(minutes=10)
 # The most lines one modal holds (Slack's 100 blocks a modal leave room for this many).
 MAX_LINES = 10
-TERMINAL = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ def total_of(expense: Expense) -> Decimal:
     return sum((line.net_amount + line.tax_amount for line in expense.lines), Decimal(0))
 
 
-def summary(record: ExpenseRecord) -> dict[str, Any]:
+def summary(record: OutboxExpense) -> dict[str, Any]:
     """What the expense message shows, as plain data."""
     return {
         "expense_id": record.id,
@@ -221,7 +216,7 @@ class ExpenseService:
             lines=min(max(claimed.lines, 1), most),
         )
 
-    async def _require_own(self, record: ExpenseRecord, user_id: str) -> None:
+    async def _require_own(self, record: OutboxExpense, user_id: str) -> None:
         if record.submitted_by != user_id and not await self._access.is_admin(user_id):
             raise Refusal("Only the person who submitted that expense (or an admin) can change it.")
 
@@ -239,7 +234,7 @@ class ExpenseService:
         submission_key: str,
         form: ExpenseInput,
         receipt_file_ids: Sequence[str],
-    ) -> ExpenseRecord:
+    ) -> OutboxExpense:
         """Validate (FormErrors names each bad field), then store before anything is sent.
 
         The same submission delivered again answers the expense it already made.
@@ -256,7 +251,7 @@ class ExpenseService:
             contact_types=frozenset(self._backend.contact_types),
         )
         now = utcnow()
-        record = ExpenseRecord(
+        record = OutboxExpense(
             id=expense.id,
             company_id=context.company_id,
             connection_id=connection.id,
@@ -276,14 +271,12 @@ class ExpenseService:
             return existing
         try:
             async with self._db.session() as session:
-                session.add(record)
-                await session.flush()
-                for file_id in dict.fromkeys(receipt_file_ids):
-                    session.add(_receipt(record, file_id, user_id))
+                await Expenses(session).add(record)
+                Receipts(session).add_to_new(record, dict.fromkeys(receipt_file_ids), user_id)
                 await Announcements(session).owe(
                     f"expense:{record.id}", record.channel_id, "expense_submitted", {"expense_id": record.id}
                 )
-        except IntegrityError:
+        except StoreConflict:
             # The same submission, delivered twice at once, lost the race to its twin: answer the twin's.
             twin = await self._by_submission(submission_key)
             if twin is None:
@@ -292,10 +285,9 @@ class ExpenseService:
         self._kick()
         return record
 
-    async def _by_submission(self, submission_key: str) -> ExpenseRecord | None:
+    async def _by_submission(self, submission_key: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            statement = select(ExpenseRecord).where(col(ExpenseRecord.submission_key) == submission_key)
-            return (await session.execute(statement)).scalar_one_or_none()
+            return await Expenses(session).by_submission(submission_key)
 
     async def start_fix(self, expense_id: str, user_id: str) -> tuple[ExpenseContext, dict[str, Any]]:
         """The modal for a failed expense, and its values to put back in (names from the local copy)."""
@@ -363,7 +355,7 @@ class ExpenseService:
             "lines": lines,
         }
 
-    async def resubmit(self, claimed: ExpenseContext, user_id: str, form: ExpenseInput) -> ExpenseRecord:
+    async def resubmit(self, claimed: ExpenseContext, user_id: str, form: ExpenseInput) -> OutboxExpense:
         """Fix and retry: the corrected expense goes out again under its old id (a failed id is taken back)."""
         context = await self.trusted(claimed, user_id)
         assert context.retry_of is not None and context.connection is not None
@@ -375,29 +367,22 @@ class ExpenseService:
             contact_types=frozenset(self._backend.contact_types),
         )
         async with self._db.session() as session:
-            record = await session.get(ExpenseRecord, expense.id)
+            expenses = Expenses(session)
+            record = await expenses.get(expense.id)
             if record is None:
                 raise Refusal("That expense is no longer known to the bot.")
             if record.status == ExpenseStatus.SYNCED.value:
                 return record  # a second click on an old button: it is already in the books
-            if record.status != ExpenseStatus.FAILED.value and record.state != "rejected":
+            if record.status != ExpenseStatus.FAILED.value and record.state != OutboxState.REJECTED:
                 return record  # already on its way again (the same fix submitted twice)
             expense = _with_lines_not_shown(expense, Expense.model_validate(wire.loads(record.body)), context.lines)
-            for name, value in {
-                "body": wire.dumps(expense, exclude_none=True).decode(),
-                "currency": expense.currency,
-                "total": str(total_of(expense)),
-                "merchant": expense.merchant_name,
-                "state": "waiting",
-                "status": None,
-                "sync_batch_id": None,
-                "accounting_id": None,
-                "error_message": None,
-                "attempts": 0,
-                "next_attempt_at": utcnow(),
-                "updated_at": utcnow(),
-            }.items():
-                setattr(record, name, value)
+            expenses.send_again(
+                record,
+                body=wire.dumps(expense, exclude_none=True).decode(),
+                currency=expense.currency,
+                total=str(total_of(expense)),
+                merchant=expense.merchant_name,
+            )
         self._kick()
         return record
 
@@ -405,14 +390,8 @@ class ExpenseService:
         """The company's latest sync batches as the bot last saw them: (company name, newest first)."""
         company = await self._companies.resolve(channel_id, user_id)
         async with self._db.session() as session:
-            statement = (
-                select(ExpenseRecord)
-                .where(col(ExpenseRecord.company_id) == company.id)
-                .order_by(col(ExpenseRecord.updated_at).desc())
-                .limit(200)
-            )
-            records = list((await session.execute(statement)).scalars())
-        batches: dict[str, list[ExpenseRecord]] = {}
+            records = await Expenses(session).recent_of_company(company.id, limit=200)
+        batches: dict[str, list[OutboxExpense]] = {}
         for record in records:
             batches.setdefault(record.sync_batch_id or f"outbox:{record.state}", []).append(record)
         found = [
@@ -420,8 +399,8 @@ class ExpenseService:
                 batch_id=batch_id if not batch_id.startswith("outbox:") else None,
                 expenses=len(members),
                 synced=sum(m.status == ExpenseStatus.SYNCED.value for m in members),
-                failed=sum(m.status == ExpenseStatus.FAILED.value or m.state == "rejected" for m in members),
-                waiting=sum(m.state in ("waiting", "sending") for m in members),
+                failed=sum(m.status == ExpenseStatus.FAILED.value or m.state == OutboxState.REJECTED for m in members),
+                waiting=sum(m.state in (OutboxState.WAITING, OutboxState.SENDING) for m in members),
                 updated_at=max(m.updated_at for m in members),
             )
             for batch_id, members in batches.items()
@@ -429,34 +408,16 @@ class ExpenseService:
         found.sort(key=lambda b: b.updated_at, reverse=True)
         return company.name, found[:limit]
 
-    async def recent_for(self, user_id: str, limit: int = 10) -> list[ExpenseRecord]:
+    async def recent_for(self, user_id: str, limit: int = 10) -> list[OutboxExpense]:
         async with self._db.session() as session:
-            statement = (
-                select(ExpenseRecord)
-                .where(col(ExpenseRecord.submitted_by) == user_id)
-                .order_by(col(ExpenseRecord.created_at).desc())
-                .limit(limit)
-            )
-            return list((await session.execute(statement)).scalars())
+            return await Expenses(session).recent_by(user_id, limit)
 
-    async def get(self, expense_id: str) -> ExpenseRecord | None:
+    async def get(self, expense_id: str) -> OutboxExpense | None:
         async with self._db.session() as session:
-            return await session.get(ExpenseRecord, expense_id)
+            return await Expenses(session).get(expense_id)
 
 
-def _receipt(record: ExpenseRecord, file_id: str, user_id: str) -> ReceiptRecord:
-    return ReceiptRecord(
-        id=str(uuid.uuid4()),
-        expense_id=record.id,
-        slack_file_id=file_id,
-        channel_id=record.channel_id,
-        user_id=user_id,
-        next_attempt_at=utcnow(),
-        created_at=utcnow(),
-    )
-
-
-MessageRefresher = Callable[[ExpenseRecord], Any]
+MessageRefresher = Callable[[OutboxExpense], Any]
 
 
 class ExpenseOutbox:
@@ -466,7 +427,7 @@ class ExpenseOutbox:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[ExpenseRecord], Any],
+        refresh_message: Callable[[OutboxExpense], Any],
         kick_receipts: Callable[[], None],
     ) -> None:
         self._db = db
@@ -474,28 +435,15 @@ class ExpenseOutbox:
         self._refresh_message = refresh_message
         self._kick_receipts = kick_receipts
 
-    async def _claim(self) -> list[ExpenseRecord]:
-        now = utcnow()
+    async def _claim(self) -> list[OutboxExpense]:
         async with self._db.session() as session:
-            due = or_(
-                and_(col(ExpenseRecord.state) == "waiting", col(ExpenseRecord.next_attempt_at) <= now),
-                and_(col(ExpenseRecord.state) == "sending", col(ExpenseRecord.lease_until) < now),
-            )
-            statement = select(ExpenseRecord).where(due).order_by(col(ExpenseRecord.created_at)).limit(CLAIM_AT_ONCE)
-            if is_postgres(session):
-                statement = statement.with_for_update(skip_locked=True)
-            claimed = list((await session.execute(statement)).scalars())
-            for record in claimed:
-                record.state = "sending"
-                record.lease_until = now + LEASE
-                record.attempts += 1
-        return claimed
+            return await Expenses(session).claim_due(limit=CLAIM_AT_ONCE, lease=LEASE)
 
     async def send_waiting(self) -> int:
         """One pass: every due expense, grouped by connection, 50 to a request; answers how many were accepted."""
         claimed = await self._claim()
         accepted = 0
-        by_connection: dict[str, list[ExpenseRecord]] = {}
+        by_connection: dict[str, list[OutboxExpense]] = {}
         for record in claimed:
             by_connection.setdefault(record.connection_id, []).append(record)
         for connection_id, records in by_connection.items():
@@ -505,7 +453,7 @@ class ExpenseOutbox:
             self._kick_receipts()
         return accepted
 
-    async def _send(self, connection_id: str, records: list[ExpenseRecord]) -> int:
+    async def _send(self, connection_id: str, records: list[OutboxExpense]) -> int:
         expenses = [Expense.model_validate(wire.loads(record.body)) for record in records]
         try:
             answer = await self._backend.create_expenses(records[0].company_id, connection_id, expenses)
@@ -531,43 +479,29 @@ class ExpenseOutbox:
                 item = by_id.get(record.id)
                 if item is None:
                     continue
-                await _set(
-                    session,
-                    record.id,
-                    state="accepted",
-                    status=item.status.value,
-                    sync_batch_id=item.sync_batch_id,
-                    lease_until=None,
-                    error_message=None,
-                )
+                await Expenses(session).mark_accepted(record.id, item.status.value, item.sync_batch_id)
         await self._refresh_all([r.id for r in records])
         return len(by_id)
 
-    async def _reject(self, records: Sequence[ExpenseRecord], reason: str) -> None:
+    async def _reject(self, records: Sequence[OutboxExpense], reason: str) -> None:
         async with self._db.session() as session:
             for record in records:
-                await _set(session, record.id, state="rejected", error_message=reason, lease_until=None)
+                await Expenses(session).reject(record.id, reason)
         await self._refresh_all([r.id for r in records])
 
-    async def _retry_soon(self, records: Sequence[ExpenseRecord], *, immediately: bool = False) -> None:
+    async def _retry_soon(self, records: Sequence[OutboxExpense], *, immediately: bool = False) -> None:
         async with self._db.session() as session:
             for record in records:
                 pause = (
                     timedelta(0) if immediately else min(MAX_BACKOFF, timedelta(seconds=2 ** min(record.attempts, 10)))
                 )
-                await _set(session, record.id, state="waiting", lease_until=None, next_attempt_at=utcnow() + pause)
+                await Expenses(session).retry_at(record.id, utcnow() + pause)
 
     async def _refresh_all(self, expense_ids: Sequence[str]) -> None:
         async with self._db.session() as session:
-            statement = select(ExpenseRecord).where(col(ExpenseRecord.id).in_(expense_ids))
-            records = list((await session.execute(statement)).scalars())
+            records = await Expenses(session).get_many(expense_ids)
         for record in records:
             await self._refresh_message(record)
-
-
-async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:
-    values.setdefault("updated_at", utcnow())
-    await session.execute(update(ExpenseRecord).where(col(ExpenseRecord.id) == expense_id).values(**values))
 
 
 _ITEM = re.compile(r"^\[(\d+)\]")

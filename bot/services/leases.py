@@ -11,9 +11,7 @@ import contextlib
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from storage.db import Database
+from storage.db import Database, StorageError
 from storage.repositories import Leases
 from storage.tables import utcnow
 
@@ -36,6 +34,6 @@ class LookLeases:
 
     async def release(self) -> None:
         """At a clean stop: the next process need not wait the lease out."""
-        with contextlib.suppress(SQLAlchemyError, OSError):  # a store gone at stop: the lease simply runs out
+        with contextlib.suppress(StorageError, OSError):  # a store gone at stop: the lease simply runs out
             async with self._db.session() as session:
                 await Leases(session).release_all(self.holder)

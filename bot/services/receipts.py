@@ -8,13 +8,8 @@ scheduled jobs; the person is told only when a file finally cannot be attached.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import and_, select, true, update
-from sqlmodel import col
 
 from bot.backend import ExpenseSyncBackend, ReceiptRules
 from bot.ports import Files, FileUnavailable, SlackFile
@@ -22,8 +17,8 @@ from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
 from bot.services.refusals import Refusal
 from storage.db import Database
-from storage.repositories import Announcements, Companies, Connections
-from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
+from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts
+from storage.tables import OutboxExpense, ReceiptRecord, utcnow
 from sync2books import wire
 from sync2books.errors import (
     PayloadTooLargeError,
@@ -44,7 +39,7 @@ def receipt_problem(rules: ReceiptRules | None, file: SlackFile, expense_type: s
     return rules.problem(file.name, file.mimetype, file.size, expense_type)
 
 
-def _expense_type(expense: ExpenseRecord) -> str | None:
+def _expense_type(expense: OutboxExpense) -> str | None:
     body = wire.loads(expense.body)
     kind = body.get("type") if isinstance(body, dict) else None
     return kind if isinstance(kind, str) else None
@@ -75,10 +70,7 @@ class ReceiptService:
             linked = await Companies(session).for_channel(channel_id)
             expense = None
             if thread_ts:
-                statement = select(ExpenseRecord).where(
-                    col(ExpenseRecord.channel_id) == channel_id, col(ExpenseRecord.message_ts) == thread_ts
-                )
-                expense = (await session.execute(statement)).scalar_one_or_none()
+                expense = await Expenses(session).with_message(channel_id, thread_ts)
         if linked is None and not is_direct_message(channel_id):
             return
         if expense is not None:
@@ -100,7 +92,7 @@ class ReceiptService:
                         f"receipt_refused:{file_id}", channel_id, "receipt_refused", payload
                     )
                 elif expense is not None:
-                    await self._add(session, expense, file_id, user_id)
+                    await Receipts(session).attach_once(expense, file_id, user_id)
                 else:
                     payload = {"file_id": file_id, "file_name": file.name, "thread_ts": reply_to}
                     await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
@@ -118,69 +110,33 @@ class ReceiptService:
         if company_id is None:
             return None
         async with self._db.session() as session:
-            connected = [c for c in await Connections(session).for_company(company_id) if c.status == "CONNECTED"]
+            connected = await Connections(session).connected_of(company_id)
         return self._backend.receipt_rules(connected[0].integration_key) if len(connected) == 1 else None
 
-    async def attach(self, expense_id: str, file_id: str, user_id: str) -> ExpenseRecord:
+    async def attach(self, expense_id: str, file_id: str, user_id: str) -> OutboxExpense:
         """Attach a Slack file to one of the person's own expenses (an admin: to any); twice changes nothing."""
         async with self._db.session() as session:
-            expense = await session.get(ExpenseRecord, expense_id)
+            expense = await Expenses(session).get(expense_id)
         if expense is None:
             raise Refusal("That expense is no longer known to the bot.")
         if expense.submitted_by != user_id and not await self._access.is_admin(user_id):
             raise Refusal("You can attach receipts only to your own expenses.")
         async with self._db.session() as session:
-            await self._add(session, expense, file_id, user_id)
+            await Receipts(session).attach_once(expense, file_id, user_id)
         self._kick_uploads()
         return expense
 
-    @staticmethod
-    async def _add(session: Any, expense: ExpenseRecord, file_id: str, user_id: str) -> bool:
-        statement = select(ReceiptRecord).where(
-            col(ReceiptRecord.expense_id) == expense.id, col(ReceiptRecord.slack_file_id) == file_id
-        )
-        if (await session.execute(statement)).scalar_one_or_none() is not None:
-            return False
-        session.add(
-            ReceiptRecord(
-                id=str(uuid.uuid4()),
-                expense_id=expense.id,
-                slack_file_id=file_id,
-                channel_id=expense.channel_id,
-                user_id=user_id,
-                next_attempt_at=utcnow(),
-                created_at=utcnow(),
-            )
-        )
-        await session.flush()
-        return True
-
     async def upload_waiting(self) -> int:
         """One pass of the scheduled job: upload every due receipt whose expense Sync2Books already has."""
-        now = utcnow()
         async with self._db.session() as session:
-            statement = (
-                select(ReceiptRecord, ExpenseRecord)
-                .join(ExpenseRecord, col(ExpenseRecord.id) == col(ReceiptRecord.expense_id))
-                .where(
-                    and_(
-                        col(ReceiptRecord.state) == "waiting",
-                        col(ReceiptRecord.next_attempt_at) <= now,
-                        col(ExpenseRecord.state) == "accepted",
-                        # Where receipts go on the booked transaction, they wait until it is booked.
-                        col(ExpenseRecord.status) == "SYNCED" if self._backend.receipts_after_sync else true(),
-                    )
-                )
-                .order_by(col(ReceiptRecord.created_at))
-                .limit(50)
-            )
-            due = [(row[0], row[1]) for row in (await session.execute(statement)).all()]
+            # Where receipts go on the booked transaction, they wait until it is booked.
+            due = await Receipts(session).due_for_upload(after_sync=self._backend.receipts_after_sync, limit=50)
         uploaded = 0
         for receipt, expense in due:
             uploaded += await self._upload(receipt, expense)
         return uploaded
 
-    async def _upload(self, receipt: ReceiptRecord, expense: ExpenseRecord) -> int:
+    async def _upload(self, receipt: ReceiptRecord, expense: OutboxExpense) -> int:
         try:
             file = await self._files.info(receipt.slack_file_id)
             problem = receipt_problem(await self._rules_for(expense.connection_id), file, _expense_type(expense))
@@ -204,38 +160,26 @@ class ReceiptService:
         except Sync2BooksError as exc:
             return await self._failed(receipt, expense, str(exc), permanent=False)
         async with self._db.session() as session:
-            await session.execute(
-                update(ReceiptRecord)
-                .where(col(ReceiptRecord.id) == receipt.id)
-                .values(state="uploaded", attachment_id=attachment.id, sha256=attachment.sha256, file_name=file.name)
+            await Receipts(session).uploaded(
+                receipt.id, attachment_id=attachment.id, sha256=attachment.sha256, file_name=file.name
             )
         return 1
 
-    async def _failed(self, receipt: ReceiptRecord, expense: ExpenseRecord, reason: str, *, permanent: bool) -> int:
+    async def _failed(self, receipt: ReceiptRecord, expense: OutboxExpense, reason: str, *, permanent: bool) -> int:
         attempts = receipt.attempts + 1
         if permanent or attempts >= MAX_ATTEMPTS:
             await self._give_up(receipt, expense, f"I could not attach a receipt to this expense: {reason}.")
             return 0
         log.warning("receipt %s not uploaded yet (%s); retry %d", receipt.slack_file_id, reason, attempts)
         async with self._db.session() as session:
-            await session.execute(
-                update(ReceiptRecord)
-                .where(col(ReceiptRecord.id) == receipt.id)
-                .values(
-                    attempts=attempts,
-                    error_message=reason[:1000],
-                    next_attempt_at=utcnow() + timedelta(seconds=2**attempts),
-                )
+            await Receipts(session).retry_at(
+                receipt.id, utcnow() + timedelta(seconds=2**attempts), attempts=attempts, reason=reason[:1000]
             )
         return 0
 
-    async def _give_up(self, receipt: ReceiptRecord, expense: ExpenseRecord, sentence: str) -> None:
+    async def _give_up(self, receipt: ReceiptRecord, expense: OutboxExpense, sentence: str) -> None:
         async with self._db.session() as session:
-            await session.execute(
-                update(ReceiptRecord)
-                .where(col(ReceiptRecord.id) == receipt.id)
-                .values(state="failed", error_message=sentence[:1000])
-            )
+            await Receipts(session).give_up(receipt.id, sentence[:1000])
             payload = {"text": sentence, "thread_ts": expense.message_ts, "user_id": receipt.user_id}
             await Announcements(session).owe(
                 f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload

@@ -13,11 +13,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.backend import ExpenseSyncBackend
 from storage.db import Database
-from storage.repositories import Connections
+from storage.repositories import Connections, ReferenceCache
 from storage.tables import ReferenceCacheRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
@@ -49,7 +47,7 @@ class ReferenceData:
 
     async def _row(self, owner_id: str, kind: str) -> ReferenceCacheRecord | None:
         async with self._db.session() as session:
-            return await session.get(ReferenceCacheRecord, (owner_id, kind))
+            return await ReferenceCache(session).get(owner_id, kind)
 
     async def items(self, connection_id: str, kind: ReferenceKind) -> list[WireModel]:
         """What the copy holds now (refreshing it in the background when old or missing)."""
@@ -104,16 +102,13 @@ class ReferenceData:
 
     async def _store(self, owner_id: str, kind: str, items: str) -> None:
         async with self._db.session() as session:
-            await session.merge(
-                ReferenceCacheRecord(connection_id=owner_id, kind=kind, items=items, refreshed_at=utcnow())
-            )
+            await ReferenceCache(session).store(owner_id, kind, items)
 
     async def refresh_stale(self, connection_ids: Iterable[str]) -> int:
         """The scheduled job: bring every old list of these connections up to date; answers how many."""
         refreshed = 0
         async with self._db.session() as session:
-            rows = (await session.execute(select(ReferenceCacheRecord))).scalars().all()
-        fresh = {(row.connection_id, row.kind) for row in rows if utcnow() - row.refreshed_at <= STALE_AFTER}
+            fresh = await ReferenceCache(session).fresh(STALE_AFTER)
         for connection_id in connection_ids:
             for kind in ReferenceKind:
                 if (connection_id, kind.value) not in fresh:

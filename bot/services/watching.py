@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import metrics
 from bot.backend import ExpenseSyncBackend, ServiceConnection
 from bot.logs import log_context
@@ -22,6 +20,7 @@ from bot.services.observed import connection_record
 from bot.software import SoftwareCatalog
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
+from storage.states import AuthLinkState
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
@@ -115,9 +114,11 @@ class ConnectionWatcher:
             completed_by_link: set[str] = set()
             for link in pending:
                 used = _connection_for(link, connections)
-                if used is not None and await links.finish(link.id, "connected", used.id):
+                if used is not None and await links.finish(link.id, AuthLinkState.CONNECTED, used.id):
                     completed_by_link.add(used.id)
-                    payload = await _link_payload(links, link, company, catalog, self._backend.name, state="connected")
+                    payload = await _link_payload(
+                        links, link, company, catalog, self._backend.name, state=AuthLinkState.CONNECTED
+                    )
                     owed += await announcements.owe(
                         f"link:{link.id}:connected", link.channel_id, "link_connected", payload
                     )
@@ -125,9 +126,11 @@ class ConnectionWatcher:
                     used is None
                     and link.expires_at is not None
                     and link.expires_at <= now
-                    and await links.finish(link.id, "expired")
+                    and await links.finish(link.id, AuthLinkState.EXPIRED)
                 ):
-                    payload = await _link_payload(links, link, company, catalog, self._backend.name, state="expired")
+                    payload = await _link_payload(
+                        links, link, company, catalog, self._backend.name, state=AuthLinkState.EXPIRED
+                    )
                     key = f"link:{link.id}:expired"
                     owed += await announcements.owe(key, link.channel_id, "link_expired", payload)
 
@@ -145,7 +148,7 @@ class ConnectionWatcher:
                 if record.status == connection.status.value:
                     continue
                 if record.status == DISCONNECTING:
-                    await self._settle_disconnecting(session, record, connection, now)
+                    await self._settle_disconnecting(Connections(session), record, connection, now)
                     continue
                 error = connection.error.message if connection.error else None
                 if not await Connections(session).change_status(connection.id, record.status, connection.status, error):
@@ -162,14 +165,14 @@ class ConnectionWatcher:
 
     @staticmethod
     async def _settle_disconnecting(
-        session: AsyncSession, record: ConnectionRecord, connection: ServiceConnection, now: datetime
+        connections: Connections, record: ConnectionRecord, connection: ServiceConnection, now: datetime
     ) -> None:
         """Our own unlinking: record where it ended, silently (the person who unlinked it was told)."""
         if connection.status != ConnectionStatus.CONNECTED:
-            await Connections(session).change_status(record.id, DISCONNECTING, connection.status.value, None)
+            await connections.change_status(record.id, DISCONNECTING, connection.status.value, None)
         elif now - record.observed_at > ABANDONED_DISCONNECT:
             # The unlinking never reached the service (the bot stopped in between): it is still connected.
-            await Connections(session).change_status(record.id, DISCONNECTING, connection.status.value, None)
+            await connections.change_status(record.id, DISCONNECTING, connection.status.value, None)
 
 
 def _connection_for(link: AuthLinkRecord, connections: list[ServiceConnection]) -> ServiceConnection | None:

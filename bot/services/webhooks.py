@@ -17,7 +17,6 @@ from typing import Any
 import standardwebhooks.webhooks as standard
 import svix.webhooks
 from pydantic import ValidationError
-from sqlalchemy import text
 
 from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
 from bot.logs import log_context
@@ -26,8 +25,8 @@ from bot.services.batches import BatchWatcher
 from bot.services.pacing import LookPace
 from bot.services.watching import ConnectionWatcher
 from storage.db import Database
-from storage.repositories import Deliveries
-from storage.tables import WebhookSubscriptionRecord, utcnow
+from storage.repositories import SeenDeliveries, WebhookSubscriptions
+from storage.tables import WebhookSubscriptionRecord
 from sync2books import wire
 from sync2books.errors import Sync2BooksError
 from sync2books.models import WebhookEvent, WebhookEventType
@@ -38,8 +37,6 @@ SYNC2BOOKS = "sync2books"
 CODAT = "codat"
 WEBHOOK_PATH = "/webhooks/{source}"
 CODAT_SYNC_EVENTS = frozenset({"expenses.sync.successful", "expenses.sync.unsuccessful"})
-# Any constant will do, as long as every process of this app uses it (see storage.db for the other one).
-SUBSCRIBE_LOCK_ID = 7_274_202
 
 
 @dataclass(frozen=True)
@@ -70,27 +67,20 @@ class WebhookSubscriber:
         if self._secret is not None:
             return
         async with self._db.session() as session:
-            if self._db.is_postgres:
-                # Processes starting together: one subscribes, the others find its subscription.
-                await session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": SUBSCRIBE_LOCK_ID})
-            record = await session.get(WebhookSubscriptionRecord, SYNC2BOOKS)
+            subscriptions = WebhookSubscriptions(session)
+            # Processes starting together: one subscribes, the others find its subscription.
+            await subscriptions.lock_for_subscribing()
+            record = await subscriptions.get(SYNC2BOOKS)
             secret = self._open(record) if record is not None and record.url == self.url else None
             if record is not None and secret is not None:
                 if self._sealer.encrypts and not record.secret.startswith(SEALED):
-                    record.secret = self._sealer.seal(secret)  # a key was configured since: seal it now
+                    # A key was configured since: seal it now.
+                    subscriptions.replace_secret(record, self._sealer.seal(secret))
                 self._secret = secret
                 return
             subscription_id, secret = await self._backend.subscribe_webhooks(self.url)
             replaced = record.subscription_id if record is not None else None
-            await session.merge(
-                WebhookSubscriptionRecord(
-                    source=SYNC2BOOKS,
-                    subscription_id=subscription_id,
-                    url=self.url,
-                    secret=self._sealer.seal(secret),
-                    created_at=utcnow(),
-                )
-            )
+            await subscriptions.save(SYNC2BOOKS, subscription_id, self.url, self._sealer.seal(secret))
         self._secret = secret
         log.info("subscribed to Sync2Books webhooks at %s", self.url)
         if replaced is not None:
@@ -110,7 +100,7 @@ class WebhookSubscriber:
         """The signing secret, read from the store when another process made the subscription."""
         if self._secret is None:
             async with self._db.session() as session:
-                record = await session.get(WebhookSubscriptionRecord, SYNC2BOOKS)
+                record = await WebhookSubscriptions(session).get(SYNC2BOOKS)
             if record is not None and record.url == self.url:
                 self._secret = self._open(record)
         return self._secret
@@ -157,7 +147,7 @@ class WebhookInbox:
         digest = hashlib.sha256(lowered["webhook-id"].encode()).hexdigest()
         seen_key, replay_key = f"webhook:{source}:{digest}", f"webhook:{source}:{digest}@{lowered['webhook-timestamp']}"
         async with self._db.session() as session:
-            deliveries = Deliveries(session)
+            deliveries = SeenDeliveries(session)
             if not await deliveries.first_time(replay_key):
                 return Verdict(401, "refused", "replayed: this very delivery was received before")
             if await deliveries.seen(seen_key):
@@ -174,7 +164,7 @@ class WebhookInbox:
             log.warning("a %s webhook could not be acted on (%s); the sender will retry", source, exc)
             return Verdict(503, "failed", str(exc))
         async with self._db.session() as session:
-            await Deliveries(session).first_time(seen_key)
+            await SeenDeliveries(session).first_time(seen_key)
         return Verdict(200, "accepted" if acted else "ignored")
 
     async def _sync2books(self, body: Any) -> bool:

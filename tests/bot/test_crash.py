@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.tables import ExpenseRecord
+from storage.tables import OutboxExpense
 from sync2books.client import SandboxClient
 from sync2books.models import Connection
 from sync2books.sandbox.app import Sandbox
@@ -86,11 +86,11 @@ async def sync2books_ids(sandbox: SandboxServer, connection: Connection) -> list
     return await sandbox.call(read)
 
 
-async def outbox(database_url: str) -> list[ExpenseRecord]:
+async def outbox(database_url: str) -> list[OutboxExpense]:
     db = Database(database_url)
     try:
         async with db.session() as session:
-            return list((await session.execute(select(ExpenseRecord))).scalars())
+            return list((await session.execute(select(OutboxExpense))).scalars())
     finally:
         await db.dispose()
 

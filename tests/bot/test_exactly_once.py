@@ -17,7 +17,7 @@ from bot.services.announcements import AnnouncementSender, Flood
 from bot.slack import SlackNotifier, web_client
 from storage.db import Database
 from storage.repositories import Announcements, Companies
-from storage.tables import CompanyRecord, ExpenseRecord, utcnow
+from storage.tables import CompanyRecord, OutboxExpense, utcnow
 from sync2books import wire
 from sync2books.client import SandboxClient
 from sync2books.models import IntegrationKey
@@ -109,9 +109,9 @@ async def test_two_bot_processes_on_postgresql_announce_each_of_200_outcomes_onc
     assert set(keys.values()) == {1}, [k for k, n in keys.items() if n > 1]
 
 
-def _accepted(expense: Any, batch_id: str, company_id: str, connection_id: str, channel: str) -> ExpenseRecord:
+def _accepted(expense: Any, batch_id: str, company_id: str, connection_id: str, channel: str) -> OutboxExpense:
     now = utcnow()
-    return ExpenseRecord(
+    return OutboxExpense(
         id=expense.id,
         company_id=company_id,
         connection_id=connection_id,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database, async_url, head_revision
-from storage.repositories import Announcements, AuthLinks, Companies, Connections, Deliveries
+from storage.repositories import Announcements, AuthLinks, Companies, Connections, SeenDeliveries
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
+from tests.storage.claims import claimed_side_by_side
 
 
 def company(company_id: str = "c1", name: str = "Acme Ltd") -> CompanyRecord:
@@ -139,26 +140,35 @@ async def test_concurrent_claims_never_take_the_same_announcement(database: Data
         for n in range(40):
             await Announcements(session).owe(f"k{n:02d}", "C1", "test", {})
 
-    async def claim_some() -> list[str]:
-        taken: list[str] = []
-        for _ in range(10):
-            async with database.session() as session:
-                taken += [a.key for a in await Announcements(session).claim(limit=3, lease=timedelta(minutes=5))]
-            await asyncio.sleep(0)
-        return taken
+    async def claim(session: AsyncSession) -> list[str]:
+        return [a.key for a in await Announcements(session).claim(limit=3, lease=timedelta(minutes=5))]
 
-    if database.is_sqlite:
-        results = [await claim_some(), await claim_some()]  # one writer at a time on SQLite
-    else:
-        results = list(await asyncio.gather(claim_some(), claim_some(), claim_some()))
-    everything = [key for keys in results for key in keys]
+    everything = await claimed_side_by_side(database, claim)
     assert sorted(everything) == [f"k{n:02d}" for n in range(40)]
 
 
 async def test_a_delivery_is_processed_the_first_time_only(database: Database) -> None:
     async with database.session() as session:
-        assert await Deliveries(session).first_time("event:Ev1")
-        assert not await Deliveries(session).first_time("event:Ev1")
+        assert await SeenDeliveries(session).first_time("event:Ev1")
+        assert not await SeenDeliveries(session).first_time("event:Ev1")
     async with database.session() as session:
-        assert await Deliveries(session).forget_older_than(utcnow() + timedelta(seconds=1)) == 1
-        assert await Deliveries(session).first_time("event:Ev1")
+        assert await SeenDeliveries(session).forget_older_than(utcnow() + timedelta(seconds=1)) == 1
+        assert await SeenDeliveries(session).first_time("event:Ev1")
+
+
+async def test_a_company_s_connected_connections_are_the_connected_ones(database: Database) -> None:
+    async with database.session() as session:
+        await Companies(session).save(company())
+        for connection_id, status in (("n1", "CONNECTED"), ("n2", "ERROR"), ("n3", "CONNECTED")):
+            record = ConnectionRecord(
+                id=connection_id,
+                company_id="c1",
+                integration_key="XERO",
+                platform_name="Xero",
+                status=status,
+                observed_at=utcnow(),
+            )
+            assert await Connections(session).record_new(record)
+    async with database.session() as session:
+        assert sorted(c.id for c in await Connections(session).connected_of("c1")) == ["n1", "n3"]
+        assert await Connections(session).connected_of("c2") == []
