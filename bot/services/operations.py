@@ -9,11 +9,10 @@ from sqlalchemy import func, select, text
 from sqlmodel import col
 
 from bot import metrics
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError
 from bot.services.batches import TERMINAL
 from storage.db import Database
 from storage.tables import Announcement, ExpenseRecord, ReceiptRecord, utcnow
-from sync2books.errors import Sync2BooksError
 
 READY_TIMEOUT_SECONDS = 3.0
 
@@ -43,7 +42,7 @@ class Operations:
                 await self._backend.ping()
         except TimeoutError:
             return "no answer within 3 s"
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             return f"unavailable ({type(exc).__name__})"
         return "ok"
 

@@ -15,13 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.backend import ExpenseSyncBackend
+from apiclient import wire
+from bot.backend import REFERENCE_MODELS, CompanyConfig, ExpenseSyncBackend, ExpenseSyncError, ReferenceKind, WireModel
 from storage.db import Database
 from storage.repositories import Connections
 from storage.tables import ReferenceCacheRecord, utcnow
-from sync2books import wire
-from sync2books.errors import Sync2BooksError
-from sync2books.models import REFERENCE_MODELS, CompanyConfig, ReferenceKind, WireModel
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +87,7 @@ class ReferenceData:
     async def _refresh_logged(self, connection_id: str, kind: ReferenceKind) -> None:
         try:
             await self.refresh(connection_id, kind)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             log.warning(
                 "could not refresh %s of connection %s (%s); the old copy stays", kind.value, connection_id, exc
             )
@@ -120,7 +118,7 @@ class ReferenceData:
                     try:
                         await self.refresh(connection_id, kind)
                         refreshed += 1
-                    except Sync2BooksError as exc:
+                    except ExpenseSyncError as exc:
                         log.warning("could not refresh %s of %s (%s)", kind.value, connection_id, exc)
         return refreshed
 
@@ -138,7 +136,7 @@ class ReferenceData:
     async def _refresh_config(self, company_id: str) -> None:
         try:
             config = await self._backend.company_config(company_id)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             log.warning("could not read the defaults of company %s (%s)", company_id, exc)
             return
         await self._store(company_id, CONFIG_KIND, wire.dumps(config).decode())

@@ -20,11 +20,11 @@ from bot.logs import JsonFormatter, log_context
 from storage.db import Database
 from storage.repositories import Announcements
 from storage.tables import utcnow
-from sync2books.client import SandboxClient
 from tests.bot.test_cli import ROOT, clean_env
 from tests.support.bot import ADMIN, CHANNEL, SIGNING_SECRET, RunningBot, bot_settings, free_port
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import SlackSender
 
 
