@@ -101,7 +101,7 @@ async def test_ready_only_when_the_database_and_the_backend_answer(
             answer = await http.get(f"{bot.url}/readyz", timeout=30)
     assert answer.status_code == 503
     assert answer.json()["database"] == "ok"
-    assert answer.json()["backend"] in ("no answer within 3 s", "unavailable (Sync2BooksTransportError)")
+    assert answer.json()["backend"] in ("no answer within 3 s", "unavailable (BackendUnavailable)")
 
 
 def test_a_json_line_carries_its_context_and_masks_secrets() -> None:
