@@ -41,17 +41,19 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.backend import Sync2BooksBackend  # noqa: E402
+from apiclient.retry import RetryPolicy  # noqa: E402
 from bot.services.announcements import AnnouncementSender  # noqa: E402
 from bot.services.batches import BatchWatcher  # noqa: E402
 from bot.slack import SlackNotifier, web_client  # noqa: E402
+from bot.sync2books_backend import Sync2BooksBackend  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repositories import Companies  # noqa: E402
 from storage.tables import Announcement, CompanyRecord, OutboxExpense, utcnow  # noqa: E402
 from sync2books import wire  # noqa: E402
-from sync2books.client import MAX_PAGE_SIZE, RetryPolicy, SandboxClient  # noqa: E402
+from sync2books.client import MAX_PAGE_SIZE  # noqa: E402
 from sync2books.models import Expense, ExpenseLine, IntegrationKey, Ref  # noqa: E402
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
+from tests.support.sandbox_client import SandboxClient  # noqa: E402
 
 KEY = "sk_test_benchmark_key_0000000000"
 COMPANIES = 100

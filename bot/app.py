@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
-from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError
 from bot.codat_backend import CodatBackend
 from bot.http_routes import add_operations_routes, add_webhook_routes
 from bot.metrics import MeasuredTransport, SlackRequestMetrics
@@ -50,13 +50,13 @@ from bot.services.webhooks import CODAT, SYNC2BOOKS, WEBHOOK_PATH, WebhookInbox,
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
 from bot.slack_http import SlackEndpoint
+from bot.sync2books_backend import Sync2BooksBackend
 from codat.client import CodatClient
 from handlers import register_all
 from handlers.payloads import UNREADABLE
 from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
-from sync2books.errors import Sync2BooksError
 from sync2books.sandbox.app import Sandbox
 
 log = logging.getLogger(__name__)
@@ -233,8 +233,9 @@ class BotRuntime:
         """Webhooks from Sync2Books when PUBLIC_URL says where it can reach us; Codat's when its secret is set."""
         settings = self.settings
         secrets: dict[str, Callable[[], Awaitable[str | None]]] = {}
-        subscriber = None
+        subscriber, sync2books = None, None
         if settings.webhooks_enabled and isinstance(self.backend, Sync2BooksBackend):
+            sync2books = self.backend
             url = settings.public_url + WEBHOOK_PATH.format(source=SYNC2BOOKS)
             subscriber = WebhookSubscriber(self.db, self.backend, Sealer(settings.token_encryption_key), url)
             secrets[SYNC2BOOKS] = subscriber.secret
@@ -245,7 +246,7 @@ class BotRuntime:
                 return codat_secret
 
             secrets[CODAT] = codat
-        inbox = WebhookInbox(self.db, self.backend, self.batches, self.watcher, self.pace, secrets)
+        inbox = WebhookInbox(self.db, self.backend, self.batches, self.watcher, self.pace, secrets, sync2books)
         return subscriber, inbox
 
     def _paced(self, look: str, job: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
@@ -300,7 +301,7 @@ class BotRuntime:
             try:
                 await self.subscriber.ensure()
                 self._subscribed = True
-            except Sync2BooksError as exc:
+            except ExpenseSyncError as exc:
                 log.warning("could not subscribe to Sync2Books webhooks (%s); trying again every minute", exc)
 
     def start_jobs(self) -> None:

@@ -1,41 +1,63 @@
 """The expense-sync service as the bot's services see it: one interface, one adapter per service.
 
-Sync2Books is the first adapter; Codat's Sync for Expenses (``bot.codat_backend``) is the second. Services
-depend on ``ExpenseSyncBackend`` only, so neither handlers nor Block Kit builders know which one runs.
-Failures are the typed errors of ``sync2books.errors`` whichever service answers.
+Sync2Books (``bot.sync2books_backend``) is the first adapter; Codat's Sync for Expenses (``bot.codat_backend``)
+is the second. Services and handlers depend on this module only, so none of them knows which one runs. Failures
+are the errors below (``ExpenseSyncError`` and its kinds) whichever service answers: each adapter translates its
+own client's errors into them.
 
-The port speaks the Sync2Books vocabulary (companies, connections, expenses, sync batches) where the two
-services agree, and its own small types where they do not: software keys are each service's own strings,
-an authorization link may never expire, and receipts follow rules that depend on the accounting software.
+The port speaks the Sync2Books contract's vocabulary (companies, connections, expenses, sync batches: the value
+types re-exported below under this module's name) where the two services agree, and its own small types where
+they do not: software keys are each service's own strings, an authorization link may never expire, and receipts
+follow rules that depend on the accounting software.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.software import SYNC2BOOKS_SOFTWARE, SoftwareCatalog
-from sync2books.client import MAX_PAGE_SIZE, Sync2BooksClient
+from apiclient.errors import ServiceAPIError, describe
+from bot.software import SoftwareCatalog
+
+# The value types the port speaks where both services agree: the Sync2Books contract's pure data models, which
+# the Codat adapter builds too. Services and handlers take them from here, never from ``sync2books``.
 from sync2books.models import (
-    ACCEPTED_ATTACHMENT_TYPES,
-    MAX_ATTACHMENT_BYTES,
+    MAX_EXPENSES_PER_REQUEST,
     REFERENCE_MODELS,
+    AcceptedExpense,
+    Account,
+    AccountType,
     Attachment,
+    BankAccount,
+    BatchCounts,
+    BatchExpense,
+    BatchStatus,
     Company,
     CompanyConfig,
-    Connection,
     ConnectionErrorInfo,
     ConnectionStatus,
+    ContactRef,
+    ContactType,
+    Customer,
     Expense,
+    ExpenseLine,
     ExpensesAccepted,
-    IntegrationKey,
+    ExpenseStatus,
+    ExpenseType,
+    InvoiceTo,
+    Ref,
     ReferenceKind,
+    Supplier,
     SyncBatch,
+    SyncError,
+    TaxRate,
+    TrackingCategory,
+    TrackingDataType,
+    TrackingRef,
     WireModel,
 )
 
@@ -177,103 +199,164 @@ class ExpenseSyncBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
-SYNC2BOOKS_RECEIPTS_KINDS = "PDF, JPEG, PNG, GIF, HEIC, TIFF or WebP"
+@dataclass(frozen=True)
+class WebhookNews:
+    """What a verified webhook tells: a batch that changed, or (no batch) that a company's connections did."""
+
+    company_id: str
+    batch: SyncBatch | None = None
 
 
-def _service_connection(connection: Connection) -> ServiceConnection:
-    return ServiceConnection(
-        id=connection.id,
-        company_id=connection.company_id,
-        integration_key=connection.integration_key.value,
-        platform_name=connection.platform_name,
-        status=connection.status,
-        created_at=connection.created_at,
-        updated_at=connection.updated_at,
-        base_currency=connection.base_currency,
-        error=connection.error,
-    )
-
-
-class Sync2BooksBackend:
-    name = "Sync2Books"
-    key_variable = "SYNC2BOOKS_API_KEY"
-    expense_types: tuple[str, ...] = ("Payment", "DirectCost")
-    contact_types: tuple[str, ...] = ("Supplier", "Customer")
-    software = SYNC2BOOKS_SOFTWARE
-    receipts_after_sync = False
-
-    def __init__(self, client: Sync2BooksClient) -> None:
-        self.client = client
-
-    def company_name_problem(self, name: str) -> str | None:
-        return None  # the shared checks (length, blank) are all Sync2Books asks
-
-    async def create_company(self, name: str, description: str | None) -> Company:
-        return await self.client.create_company(name, description)
-
-    async def get_company(self, company_id: str) -> Company:
-        return await self.client.get_company(company_id)
-
-    async def auth_links(self, company_id: str, software: Sequence[str]) -> list[AuthLink]:
-        answers = await asyncio.gather(*(self.client.get_auth_url(company_id, IntegrationKey(k)) for k in software))
-        return [AuthLink(answer.auth_url, answer.expires_at) for answer in answers]
-
-    async def connections(self, company_id: str) -> list[ServiceConnection]:
-        return [_service_connection(c) for c in await self.client.list_connections(company_id)]
-
-    async def disconnect(self, company_id: str, connection_id: str) -> ServiceConnection:
-        return _service_connection(await self.client.disconnect(company_id, connection_id))
-
-    async def reference(self, company_id: str, connection_id: str, kind: ReferenceKind) -> list[WireModel]:
-        return list(await self.client.all_reference(connection_id, kind, REFERENCE_MODELS[kind]))
-
-    async def company_config(self, company_id: str) -> CompanyConfig:
-        return await self.client.get_company_config(company_id)
-
-    async def create_expenses(
-        self, company_id: str, connection_id: str, expenses: Sequence[Expense]
-    ) -> ExpensesAccepted:
-        return await self.client.create_expenses(connection_id, expenses)
-
-    async def sync_batch(self, company_id: str, sync_batch_id: str) -> SyncBatch:
-        return await self.client.get_sync_batch(sync_batch_id)
-
-    def changed_batches(self, since: datetime | None, open_batches: Sequence[OpenBatch]) -> AsyncIterator[SyncBatch]:
-        # One listing across every company of the API key covers the open batches too.
-        return self.client.iter_sync_batches(updated_since=since, page_size=MAX_PAGE_SIZE)
-
-    def receipt_rules(self, software: str) -> ReceiptRules:
-        return ReceiptRules(
-            self.software.display_name(software),
-            MAX_ATTACHMENT_BYTES,
-            ACCEPTED_ATTACHMENT_TYPES,
-            SYNC2BOOKS_RECEIPTS_KINDS,
-        )
-
-    async def upload_attachment(
-        self,
-        company_id: str,
-        connection_id: str,
-        sync_batch_id: str,
-        expense_id: str,
-        file_name: str,
-        content: bytes,
-        content_type: str,
-    ) -> Attachment:
-        return await self.client.upload_attachment(connection_id, expense_id, file_name, content, content_type)
+class WebhookSource(Protocol):
+    """A service that sends webhooks to a URL it is subscribed to, signed with a secret it hands out once."""
 
     async def subscribe_webhooks(self, url: str) -> tuple[str, str]:
         """Subscribe ``url`` to every event; answers (subscription id, signing secret)."""
-        created = await self.client.create_webhook(url)
-        assert created.secret is not None  # the contract shows it in this answer
-        return created.id, created.secret
+        ...
 
-    async def unsubscribe_webhooks(self, subscription_id: str) -> None:
-        await self.client.delete_webhook(subscription_id)
+    async def unsubscribe_webhooks(self, subscription_id: str) -> None: ...
 
-    async def ping(self) -> str:
-        page = await self.client.list_companies(page=1, page_size=1)
-        return f"{page.total} compan{'y' if page.total == 1 else 'ies'} on this API key"
+    def read_webhook(self, body: Any) -> WebhookNews | None:
+        """What a verified delivery says; None for an event the bot does not act on. Raises ``ValueError``
+        (pydantic's ``ValidationError`` among them) for a body that is not one of the service's events."""
+        ...
 
-    async def aclose(self) -> None:
-        await self.client.aclose()
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing the service names as wrong: a field (``[3].lines[0].netAmount``, or an item ``[3]``) and why."""
+
+    field: str
+    message: str
+
+
+class ExpenseSyncError(Exception):
+    """Anything that stopped a call to the expense-sync service, whichever service runs.
+
+    ``status`` is the answer's HTTP status (None: no answer came), ``code`` the service's error code, ``message``
+    its words, ``details`` the fields it names; ``str()`` is all of it in one line, and never holds the API key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        details: Sequence[Problem] = (),
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = list(details)
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    @classmethod
+    def answered(cls, exc: ServiceAPIError[Any]) -> Self:
+        """This kind of error for a client's error answer: the same words, status, code and details."""
+        return cls(
+            exc.message,
+            status=exc.status,
+            code=exc.code,
+            details=[Problem(d.field, d.message) for d in exc.details],
+            request_id=exc.request_id,
+            retry_after=exc.retry_after,
+        )
+
+    def _describe(self) -> str:
+        if self.status is None:
+            return self.message
+        return describe(self.status, self.code, self.message, self.details, self.request_id)
+
+
+class BackendUnavailable(ExpenseSyncError):
+    """The service could not be reached, did not answer in time, or answered with a fault of its own (5xx)."""
+
+
+class KeyRefused(ExpenseSyncError):
+    """The service refused the bot's API key (401, or 403 for a key not allowed there)."""
+
+
+class NotFound(ExpenseSyncError):
+    """No such company, connection, expense or batch (or it belongs to another API key)."""
+
+
+class Conflict(ExpenseSyncError):
+    """The service holds something that conflicts: an expense id reused with a different body."""
+
+
+class ConnectionNotConnected(Conflict):
+    """The connection is disconnected or in error, so the books cannot take this."""
+
+
+class Rejected(ExpenseSyncError):
+    """The service refused what was sent; ``details`` name the fields, and in a batch the expenses (``[3]``)."""
+
+
+class FileRefused(ExpenseSyncError):
+    """An attachment the service will not take: too large, or of a type it does not accept."""
+
+
+class RateLimited(ExpenseSyncError):
+    """Too many requests; ``retry_after`` says how long to wait."""
+
+
+__all__ = [
+    "MAX_EXPENSES_PER_REQUEST",
+    "REFERENCE_MODELS",
+    "AcceptedExpense",
+    "Account",
+    "AccountType",
+    "Attachment",
+    "AuthLink",
+    "BackendUnavailable",
+    "BankAccount",
+    "BatchCounts",
+    "BatchExpense",
+    "BatchStatus",
+    "Company",
+    "CompanyConfig",
+    "Conflict",
+    "ConnectionErrorInfo",
+    "ConnectionNotConnected",
+    "ConnectionStatus",
+    "ContactRef",
+    "ContactType",
+    "Customer",
+    "Expense",
+    "ExpenseLine",
+    "ExpenseStatus",
+    "ExpenseSyncBackend",
+    "ExpenseSyncError",
+    "ExpenseType",
+    "ExpensesAccepted",
+    "FileRefused",
+    "InvoiceTo",
+    "KeyRefused",
+    "NotFound",
+    "OpenBatch",
+    "Problem",
+    "RateLimited",
+    "ReceiptRules",
+    "Ref",
+    "ReferenceKind",
+    "Rejected",
+    "ServiceConnection",
+    "Supplier",
+    "SyncBatch",
+    "SyncError",
+    "TaxRate",
+    "TrackingCategory",
+    "TrackingDataType",
+    "TrackingRef",
+    "WebhookNews",
+    "WebhookSource",
+    "WireModel",
+]

@@ -9,23 +9,78 @@ Where Codat's model differs from the port's, the difference is settled here and 
 - expenses go to the company, not to a connection, and Codat answers a ``syncId``: our batch id;
 - a batch's outcome is the sync's status plus each transaction's status;
 - Codat knows no ``DirectCost`` and takes only a supplier as an expense's contact;
-- receipts follow each platform's limits and are uploaded once the transaction is in the books.
+- receipts follow each platform's limits and are uploaded once the transaction is in the books;
+- Codat's errors (``codat.errors``) reach the services as the port's errors (``bot.backend``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
 
-from bot.backend import AuthLink, OpenBatch, ReceiptRules, ServiceConnection
+from bot.backend import (
+    AcceptedExpense,
+    Account,
+    AccountType,
+    Attachment,
+    AuthLink,
+    BackendUnavailable,
+    BankAccount,
+    BatchCounts,
+    BatchExpense,
+    BatchStatus,
+    Company,
+    CompanyConfig,
+    Conflict,
+    ConnectionErrorInfo,
+    ConnectionStatus,
+    ContactType,
+    Customer,
+    Expense,
+    ExpensesAccepted,
+    ExpenseStatus,
+    ExpenseSyncError,
+    FileRefused,
+    KeyRefused,
+    NotFound,
+    OpenBatch,
+    Problem,
+    RateLimited,
+    ReceiptRules,
+    Ref,
+    ReferenceKind,
+    Rejected,
+    ServiceConnection,
+    Supplier,
+    SyncBatch,
+    SyncError,
+    TaxRate,
+    TrackingCategory,
+    WireModel,
+)
 from bot.software import Software, SoftwareCatalog
 from codat.client import CodatClient
+from codat.errors import (
+    CodatAPIError,
+    CodatError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServerError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
 from codat.models import (
     CodatCompany,
     CodatConnection,
@@ -39,35 +94,6 @@ from codat.models import (
     MappingOptions,
     RecordRef,
     SyncTransaction,
-)
-from sync2books.errors import NotFoundError, Sync2BooksError, ValidationFailedError
-from sync2books.models import (
-    AcceptedExpense,
-    Account,
-    AccountType,
-    Attachment,
-    BankAccount,
-    BatchCounts,
-    BatchExpense,
-    BatchStatus,
-    Company,
-    CompanyConfig,
-    ConnectionErrorInfo,
-    ConnectionStatus,
-    ContactType,
-    Customer,
-    ErrorDetail,
-    Expense,
-    ExpensesAccepted,
-    ExpenseStatus,
-    Ref,
-    ReferenceKind,
-    Supplier,
-    SyncBatch,
-    SyncError,
-    TaxRate,
-    TrackingCategory,
-    WireModel,
 )
 
 log = logging.getLogger(__name__)
@@ -220,6 +246,45 @@ def _last_change(connection: CodatConnection) -> datetime:
     return max(moments)
 
 
+# Codat's errors by what they mean to the port, most specific first (RequestTimeoutError is a ServerError).
+_KINDS: tuple[tuple[type[CodatAPIError], type[ExpenseSyncError]], ...] = (
+    (UnauthorizedError, KeyRefused),
+    (ForbiddenError, KeyRefused),
+    (NotFoundError, NotFound),
+    (ConflictError, Conflict),
+    (ValidationFailedError, Rejected),
+    (PayloadTooLargeError, FileRefused),
+    (UnsupportedMediaTypeError, FileRefused),
+    (RateLimitedError, RateLimited),
+    (ServerError, BackendUnavailable),
+)
+
+
+def port_error(exc: CodatError) -> ExpenseSyncError:
+    """The port's error for a Codat client error: the same words, status, code and details."""
+    if not isinstance(exc, CodatAPIError):
+        return BackendUnavailable(str(exc))
+    kind = next((port for client, port in _KINDS if isinstance(exc, client)), ExpenseSyncError)
+    return kind.answered(exc)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _in_port_terms(call: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A public call of the adapter, raising the port's errors where the client raises Codat's."""
+
+    @functools.wraps(call)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await call(*args, **kwargs)
+        except CodatError as exc:
+            raise port_error(exc) from exc
+
+    return translated
+
+
 class CodatBackend:
     name = "Codat"
     key_variable = "CODAT_API_KEY"
@@ -256,14 +321,17 @@ class CodatBackend:
             auth_url=company.redirect,
         )
 
+    @_in_port_terms
     async def create_company(self, name: str, description: str | None) -> Company:
         return self._company(await self.client.create_company(name, description))
 
+    @_in_port_terms
     async def get_company(self, company_id: str) -> Company:
         return self._company(await self.client.get_company(company_id))
 
     # ------------------------------------------------------------------ links and connections
 
+    @_in_port_terms
     async def auth_links(self, company_id: str, software: Sequence[str]) -> list[AuthLink]:
         """The link of a ``PendingAuth`` connection per platform; one still waiting is used again."""
         waiting = {
@@ -277,6 +345,7 @@ class CodatBackend:
         waiting.update((c.integration_key, c) for c in made)
         return [AuthLink(waiting[key].link_url, None, waiting[key].id) for key in software]
 
+    @_in_port_terms
     async def connections(self, company_id: str) -> list[ServiceConnection]:
         found = await self.client.list_connections(company_id)
         accounting = [c for c in found if c.source_type == ACCOUNTING and c.status != ConnectionState.PENDING_AUTH]
@@ -311,6 +380,7 @@ class CodatBackend:
             error=error,
         )
 
+    @_in_port_terms
     async def disconnect(self, company_id: str, connection_id: str) -> ServiceConnection:
         connection = await self.client.unlink_connection(company_id, connection_id)
         return self._connection(company_id, connection, self._base_currency.get(company_id))
@@ -326,6 +396,7 @@ class CodatBackend:
             self._mapping[company_id] = (time.monotonic(), options)
             return options
 
+    @_in_port_terms
     async def reference(self, company_id: str, connection_id: str, kind: ReferenceKind) -> list[WireModel]:
         if kind == ReferenceKind.SUPPLIERS:
             suppliers = await self.client.list_suppliers(company_id)
@@ -369,6 +440,7 @@ class CodatBackend:
             if not a.is_bank_account
         ]
 
+    @_in_port_terms
     async def company_config(self, company_id: str) -> CompanyConfig:
         try:
             config = await self.client.get_config(company_id)
@@ -388,17 +460,17 @@ class CodatBackend:
     # ------------------------------------------------------------------ expenses and batches
 
     @staticmethod
-    def _problems(index: int, expense: Expense) -> list[ErrorDetail]:
+    def _problems(index: int, expense: Expense) -> list[Problem]:
         problems = []
         if expense.type.value not in CODAT_EXPENSE_TYPES:
             problems.append(
-                ErrorDetail(
+                Problem(
                     field=f"[{index}]",
                     message=f"Codat takes Payment, Refund, Reward or Chargeback expenses, not {expense.type.value}",
                 )
             )
         if expense.contact_ref is not None and expense.contact_ref.type != ContactType.SUPPLIER:
-            problems.append(ErrorDetail(field=f"[{index}]", message="Codat takes only a supplier as the contact"))
+            problems.append(Problem(field=f"[{index}]", message="Codat takes only a supplier as the contact"))
         return problems
 
     @staticmethod
@@ -429,12 +501,13 @@ class CodatBackend:
             post_as_draft=expense.post_as_draft or None,
         )
 
+    @_in_port_terms
     async def create_expenses(
         self, company_id: str, connection_id: str, expenses: Sequence[Expense]
     ) -> ExpensesAccepted:
         problems = [problem for index, e in enumerate(expenses) for problem in self._problems(index, e)]
         if problems:
-            raise ValidationFailedError(422, "validation_error", "Codat would not take these expenses", problems)
+            raise Rejected("Codat would not take these expenses", status=422, code="validation_error", details=problems)
         try:
             answer = await self.client.create_expense_transactions(company_id, [self._transaction(e) for e in expenses])
             sync_id = answer.sync_id
@@ -471,6 +544,7 @@ class CodatBackend:
                 return status.sync_id
         return None
 
+    @_in_port_terms
     async def sync_batch(self, company_id: str, sync_batch_id: str) -> SyncBatch:
         status = await self.client.get_sync_status(company_id, sync_batch_id)
         transactions = await self.client.list_sync_transactions(company_id, sync_batch_id)
@@ -496,7 +570,7 @@ class CodatBackend:
                         transactions = await self.client.list_sync_transactions(company_id, status.sync_id)
                         found.append(batch_from_sync(company_id, open_here[status.sync_id], status, transactions))
                     return found
-                except Sync2BooksError as exc:
+                except CodatError as exc:
                     log.warning("could not look at the syncs of company %s (%s)", company_id, exc)
                     return []
 
@@ -513,6 +587,7 @@ class CodatBackend:
         max_bytes, types, kinds, expense_types = _RECEIPTS.get(software, _DEFAULT_RECEIPTS)
         return ReceiptRules(name, max_bytes, types, kinds, expense_types=expense_types)
 
+    @_in_port_terms
     async def upload_attachment(
         self,
         company_id: str,
@@ -535,6 +610,7 @@ class CodatBackend:
             sha256=hashlib.sha256(content).hexdigest(),
         )
 
+    @_in_port_terms
     async def ping(self) -> str:
         page = await self.client.list_companies(page=1, page_size=1)
         total = page.total_results
@@ -544,11 +620,17 @@ class CodatBackend:
         await self.client.aclose()
 
 
-def _by_position(exc: ValidationFailedError, ids: Sequence[str]) -> ValidationFailedError:
+def _by_position(exc: ValidationFailedError, ids: Sequence[str]) -> Rejected:
     """Codat names a refused transaction by its id; the outbox finds items by position (``[3]``)."""
     index = {expense_id: i for i, expense_id in enumerate(ids)}
     details = [
-        ErrorDetail(field=f"[{index[d.field]}]" if d.field in index else d.field, message=d.message)
-        for d in exc.details
+        Problem(field=f"[{index[d.field]}]" if d.field in index else d.field, message=d.message) for d in exc.details
     ]
-    return ValidationFailedError(exc.status, exc.code, exc.message, details, exc.request_id, exc.retry_after)
+    return Rejected(
+        exc.message,
+        status=exc.status,
+        code=exc.code,
+        details=details,
+        request_id=exc.request_id,
+        retry_after=exc.retry_after,
+    )

@@ -16,10 +16,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import BotRuntime, build_backend, open_database
+from bot.backend import ExpenseSyncError
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, ConfigError, Settings, StartError, hide_password
 from bot.slack import web_client
 from storage.db import DatabaseUnavailableError
-from sync2books.errors import Sync2BooksAPIError, Sync2BooksError
 from sync2books.sandbox.app import Sandbox
 from sync2books.sandbox.server import bind_socket
 
@@ -264,13 +264,13 @@ async def check(settings: Settings, say: Callable[[str], None] = print) -> bool:
         if sandbox is not None:
             await sandbox.start()
         report(True, f"{service} ({where}): {await backend.ping()}")
-    except Sync2BooksAPIError as exc:
+    except ExpenseSyncError as exc:
         if exc.status == 401:
             report(False, f"{service} ({where}) refused the API key: {exc.message}. Check {key_name}.")
-        else:
+        elif exc.status is not None:
             report(False, f"{service} ({where}) answered {exc.status} {exc.code}: {exc.message}")
-    except Sync2BooksError as exc:
-        report(False, f"{service} could not be reached at {where} ({exc}): check {url_name}.")
+        else:  # no answer came
+            report(False, f"{service} could not be reached at {where} ({exc}): check {url_name}.")
     finally:
         await backend.aclose()
         if sandbox is not None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sync2books.models import INTEGRATION_NAMES, IntegrationKey
-
 
 @dataclass(frozen=True)
 class Software:
@@ -54,15 +52,3 @@ class SoftwareCatalog:
             for item in self._software
         ]
         return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
-
-
-_SYNC2BOOKS_NAMES: dict[IntegrationKey, tuple[str, ...]] = {
-    IntegrationKey.QUICKBOOKS: ("quickbooks", "qbo"),
-    IntegrationKey.QUICKBOOKS_DESKTOP: ("quickbooks-desktop", "qbd"),
-    IntegrationKey.XERO: ("xero",),
-    IntegrationKey.SAGE: ("sage",),
-}
-
-SYNC2BOOKS_SOFTWARE = SoftwareCatalog(
-    [Software(key.value, INTEGRATION_NAMES[key], names) for key, names in _SYNC2BOOKS_NAMES.items()]
-)

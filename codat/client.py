@@ -1,8 +1,8 @@
 """The async client for Codat's Sync for Expenses API: one class, explicit timeouts, typed errors, retries in one place.
 
-Built like ``sync2books.client.Sync2BooksClient`` and sharing its ``RetryPolicy``, typed errors and exact-decimal
-JSON. Retries follow Codat's SDKs (408, 429 and 5xx, exponential backoff with jitter, ``Retry-After`` honoured),
-narrowed to what is safe to repeat:
+Built on the retry shell both clients share (``apiclient``: its ``RetryPolicy``, the bases of the typed errors,
+exact-decimal JSON). Retries follow Codat's SDKs (408, 429 and 5xx, exponential backoff with jitter, ``Retry-After``
+honoured), narrowed to what is safe to repeat:
 
 - 429, 408 and 503 say the request was not handled, and a refused connection that it was never sent: these are
   retried for every call;
@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from codat.errors import codat_error_from_response
+from apiclient import wire
+from apiclient.retry import RetryingClient, RetryPolicy, path_segment
+from codat.errors import CodatAPIError, CodatTransportError, codat_error_from_response
 from codat.models import (
     MAX_EXPENSES_PER_REQUEST,
     CodatAttachment,
@@ -41,9 +43,6 @@ from codat.models import (
     SyncTransaction,
     codat_company_name,
 )
-from sync2books import wire
-from sync2books.client import RetryingClient, RetryPolicy, path_segment
-from sync2books.errors import Sync2BooksAPIError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,10 +81,13 @@ class CodatClient(RetryingClient):
     def retried_if_idempotent(self, status: int) -> bool:
         return status >= 500
 
-    def error_from(self, response: httpx.Response) -> Sync2BooksAPIError:
+    def error_from(self, response: httpx.Response) -> CodatAPIError:
         return self._scrubbed(codat_error_from_response(response))
 
-    def _scrubbed(self, error: Sync2BooksAPIError) -> Sync2BooksAPIError:
+    def transport_error(self, text: str) -> CodatTransportError:
+        return CodatTransportError(text)
+
+    def _scrubbed(self, error: CodatAPIError) -> CodatAPIError:
         """The error again with the key blanked out, should Codat's text ever have echoed it."""
         texts = [error.message] + [d.field + d.message for d in error.details]
         if not any(secret in text for secret in self._secrets for text in texts):
@@ -102,9 +104,9 @@ class CodatClient(RetryingClient):
     # ------------------------------------------------------------------ answers into models
 
     @staticmethod
-    def _bad_response(response: httpx.Response, what: str, problem: str) -> Sync2BooksAPIError:
+    def _bad_response(response: httpx.Response, what: str, problem: str) -> CodatAPIError:
         request = response.request
-        return Sync2BooksAPIError(
+        return CodatAPIError(
             response.status_code,
             "bad_response",
             f"Codat's answer to {request.method} {request.url.path} was not {what}: {problem}",

@@ -1,7 +1,7 @@
-"""Codat's error answers, as the typed errors the bot already handles for Sync2Books.
+"""Codat's error answers, as typed errors of Codat's own.
 
 Codat answers every failure with its ``ErrorMessage`` body (``statusCode``, ``service``, ``error``,
-``correlationId``, ``canBeRetried``, ``validation``). Each becomes a ``Sync2BooksAPIError`` subclass: the
+``correlationId``, ``canBeRetried``, ``validation``). Each becomes a ``CodatAPIError`` subclass: the
 ``message`` is Codat's ``error`` text, ``request_id`` its ``correlationId``, ``details`` its validation
 errors. Messages are built from the body only, never from headers, so they cannot carry the API key.
 """
@@ -11,32 +11,77 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from apiclient import wire
+from apiclient.errors import ServiceAPIError, ServiceError, ServiceTransportError
+from apiclient.retry import retry_after_seconds
 from codat.models import CodatErrorMessage
-from sync2books import wire
-from sync2books.errors import (
-    BadRequestError,
-    ConflictError,
-    NotFoundError,
-    PayloadTooLargeError,
-    RateLimitedError,
-    ServerError,
-    Sync2BooksAPIError,
-    UnauthorizedError,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
-    retry_after_seconds,
-)
-from sync2books.models import ErrorDetail
 
 
-class PaymentRequiredError(Sync2BooksAPIError):
+class ErrorDetail(BaseModel):
+    """One thing Codat's validation names: the item (a transaction id, a field) and what is wrong with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+
+
+class CodatError(ServiceError):
+    """Anything that stopped a Codat call."""
+
+
+class CodatTransportError(CodatError, ServiceTransportError):
+    """Codat could not be reached, or did not answer in time, after every retry."""
+
+
+class CodatAPIError(CodatError, ServiceAPIError[ErrorDetail]):
+    """A non-2xx answer from Codat (or one that is not what the spec says)."""
+
+
+class BadRequestError(CodatAPIError):
+    """400: the request is not what the call takes."""
+
+
+class UnauthorizedError(CodatAPIError):
+    """401: the API key is missing or unknown."""
+
+
+class PaymentRequiredError(CodatAPIError):
     """402 ``payment_required``: an account limit of the Codat plan (e.g. the Free plan's 50 companies)."""
 
 
-class ForbiddenError(Sync2BooksAPIError):
+class ForbiddenError(CodatAPIError):
     """403 ``forbidden``: an outdated API key, or one not associated with that resource."""
+
+
+class NotFoundError(CodatAPIError):
+    """404: no such company, connection, sync or transaction on this key."""
+
+
+class ConflictError(CodatAPIError):
+    """409: the call conflicts with what Codat holds."""
+
+
+class PayloadTooLargeError(CodatAPIError):
+    """413: the attachment is over the size limit."""
+
+
+class UnsupportedMediaTypeError(CodatAPIError):
+    """415: the attachment's type is not accepted."""
+
+
+class ValidationFailedError(CodatAPIError):
+    """422, or a 400 with validation errors: ``details`` names every refused item."""
+
+
+class RateLimitedError(CodatAPIError):
+    """429: too many requests; ``retry_after`` says how long to wait."""
+
+
+class ServerError(CodatAPIError):
+    """5xx: a fault on Codat's side; safe to retry idempotent calls."""
 
 
 class RequestTimeoutError(ServerError):
@@ -44,7 +89,7 @@ class RequestTimeoutError(ServerError):
 
 
 # status → (error class, code); 5xx other than 503 are ServerError "internal_error".
-_BY_STATUS: dict[int, tuple[type[Sync2BooksAPIError], str]] = {
+_BY_STATUS: dict[int, tuple[type[CodatAPIError], str]] = {
     400: (BadRequestError, "bad_request"),
     401: (UnauthorizedError, "unauthorized"),
     402: (PaymentRequiredError, "payment_required"),
@@ -90,20 +135,20 @@ def _reason(status: int) -> str:
         return ""
 
 
-def codat_error_from_response(response: httpx.Response) -> Sync2BooksAPIError:
+def codat_error_from_response(response: httpx.Response) -> CodatAPIError:
     """The typed error for a non-2xx answer from Codat, whether or not its body is Codat's ErrorMessage."""
     status = response.status_code
     error = parse_error_message(response)
     details = _details(error)
     if status == 400 and details:
-        kind: type[Sync2BooksAPIError] = ValidationFailedError
+        kind: type[CodatAPIError] = ValidationFailedError
         code = "validation_error"
     elif status in _BY_STATUS:
         kind, code = _BY_STATUS[status]
     elif status >= 500:
         kind, code = ServerError, "internal_error"
     else:
-        kind, code = Sync2BooksAPIError, f"http_{status}"
+        kind, code = CodatAPIError, f"http_{status}"
     text = (error.error or "").strip() if error is not None else ""
     if not text:
         reason = response.reason_phrase or _reason(status)
@@ -113,9 +158,22 @@ def codat_error_from_response(response: httpx.Response) -> Sync2BooksAPIError:
 
 
 __all__ = [
+    "BadRequestError",
+    "CodatAPIError",
+    "CodatError",
+    "CodatTransportError",
+    "ConflictError",
+    "ErrorDetail",
     "ForbiddenError",
+    "NotFoundError",
+    "PayloadTooLargeError",
     "PaymentRequiredError",
+    "RateLimitedError",
     "RequestTimeoutError",
+    "ServerError",
+    "UnauthorizedError",
+    "UnsupportedMediaTypeError",
+    "ValidationFailedError",
     "codat_error_from_response",
     "parse_error_message",
 ]

@@ -4,7 +4,7 @@ snake_case in Python, camelCase on the wire. Answers ignore fields they do not k
 without notice) and leave out-of-spec nullables as ``None``; requests refuse unknown fields and are
 sent by alias with ``None`` left out, because the spec's 3.1 schemas refuse ``null`` in many places.
 Money is ``Decimal`` and never a float, on the way out (``Money`` refuses a float) and on the way in
-(``sync2books.wire.loads`` parses every fraction as ``Decimal``).
+(``apiclient.wire.loads`` parses every fraction as ``Decimal``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from sync2books import wire
-from sync2books.models import Money
+from apiclient import wire
+from money import Money
 
 T = TypeVar("T")
 

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.backend import ContactType, ReferenceKind
 from bot.services import Services
 from bot.services.expense_form import FormErrors
 from bot.services.expenses import ExpenseContext
@@ -29,7 +30,6 @@ from handlers.expense_state import (
     view_values,
 )
 from handlers.replies import answering, guarded
-from sync2books.models import ContactType, ReferenceKind
 
 FIRST_FIELD = "type"
 # Open modals whose newest version this process drew, by view id: enough for every modal open at once.

@@ -39,3 +39,10 @@ class AuthLinkState(StrEnum):
     PENDING = "pending"
     CONNECTED = "connected"
     EXPIRED = "expired"
+
+
+# What the expense-sync service said, as the bot keeps it: the port's words, which the queries below look for.
+# Storage knows the words, not the service that says them (tests/storage/test_states.py holds them to the port).
+BOOKED = "SYNCED"
+SYNC_FAILED = "FAILED"
+CONNECTED = "CONNECTED"

@@ -8,49 +8,27 @@ answer's body and the request's method and path, never from headers.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from sync2books import wire
+from apiclient import wire
+from apiclient.errors import ServiceAPIError, ServiceError, ServiceTransportError
+from apiclient.retry import retry_after_seconds
 from sync2books.models import ErrorDetail, ErrorEnvelope
 
 
-class Sync2BooksError(Exception):
+class Sync2BooksError(ServiceError):
     """Anything that stopped a Sync2Books call."""
 
 
-class Sync2BooksTransportError(Sync2BooksError):
+class Sync2BooksTransportError(Sync2BooksError, ServiceTransportError):
     """The service could not be reached, or did not answer in time, after every retry."""
 
 
-class Sync2BooksAPIError(Sync2BooksError):
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: list[ErrorDetail] | None = None,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
-        self.request_id = request_id
-        self.retry_after = retry_after
-        super().__init__(self._describe())
-
-    def _describe(self) -> str:
-        text = f"{self.status} {self.code}: {self.message}"
-        if self.details:
-            text += " (" + "; ".join(f"{d.field} {d.message}" for d in self.details) + ")"
-        if self.request_id:
-            text += f" [request {self.request_id}]"
-        return text
+class Sync2BooksAPIError(Sync2BooksError, ServiceAPIError[ErrorDetail]):
+    """A non-2xx answer, with the contract's ``code``, ``details`` and ``requestId``."""
 
 
 class BadRequestError(Sync2BooksAPIError):
@@ -117,24 +95,6 @@ _BY_STATUS: dict[int, type[Sync2BooksAPIError]] = {
     422: ValidationFailedError,
     429: RateLimitedError,
 }
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds, from either of its forms (delta-seconds or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from datetime import datetime
-    from email.utils import parsedate_to_datetime
-
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def error_from_response(response: httpx.Response) -> Sync2BooksAPIError:

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from sync2books.money import amount_problem, decimal_places, is_known_currency
+from money import Money, amount_problem, decimal_places, is_known_currency, json_number
 
 # --------------------------------------------------------------------------- base and scalar types
 
@@ -37,22 +37,8 @@ class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-def _json_number(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        if isinstance(value, float):
-            raise PydanticCustomError("float_money", "must be a Decimal, never a binary float")
-        raise PydanticCustomError("not_a_number", "must be a number")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise PydanticCustomError("not_finite", "must be a finite number")
-    return amount
-
-
-Money = Annotated[Decimal, BeforeValidator(_json_number)]
-
-
 def _positive_rate(value: Any) -> Decimal:
-    rate = _json_number(value)
+    rate = json_number(value)
     if rate <= 0:
         raise PydanticCustomError("rate_not_positive", "must be greater than 0")
     if decimal_places(rate) > 9:

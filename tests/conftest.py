@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sync2books.client import SandboxClient
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 
 
 @pytest.fixture

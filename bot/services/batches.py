@@ -15,12 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import metrics
-from bot.backend import ExpenseSyncBackend, OpenBatch
+from bot.backend import BatchExpense, ExpenseSyncBackend, ExpenseSyncError, OpenBatch, SyncBatch
 from storage.db import Database
 from storage.repositories import FINISHED, Announcements, BatchMove, Expenses, WatchCursors
 from storage.tables import OutboxExpense, utcnow
-from sync2books.errors import Sync2BooksError
-from sync2books.models import BatchExpense, SyncBatch
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +88,7 @@ class BatchWatcher:
         try:
             async for batch in self._backend.changed_batches(since, await self._open_batches()):
                 changed.append(batch)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             # What was read is in order of change, so it can be recorded and the cursor moved past it.
             self._failures += 1
             self._skip = min(MAX_SKIPPED_LOOKS, 2 ** (self._failures - 1))
@@ -154,7 +152,7 @@ class BatchWatcher:
         for batch_id in sorted(batches):
             try:
                 found.append(await self._backend.sync_batch(batches[batch_id], batch_id))
-            except Sync2BooksError as exc:
+            except ExpenseSyncError as exc:
                 log.warning("could not look at sync batch %s (%s)", batch_id, exc)
         return found
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.backend import ExpenseSyncBackend, ServiceConnection
+from bot.backend import Company, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
 from bot.services.access import AccessPolicy
 from bot.services.observed import connection_record
 from bot.services.refusals import NotLinked, Refusal, backend_trouble
@@ -14,8 +14,6 @@ from bot.services.text import control_character_problem
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
 from storage.tables import CompanyRecord, utcnow
-from sync2books.errors import Sync2BooksError
-from sync2books.models import Company
 
 MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 2000
@@ -135,7 +133,7 @@ class CompanyService:
             raise Refusal("{problem}", problem=problem)
         try:
             company = await self._backend.create_company(name.strip(), (description or "").strip() or None)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "registering the company") from exc
         linked = await self._adopt(company, [], user_id, channel_id, kind="company_registered")
         if not linked:
@@ -162,7 +160,7 @@ class CompanyService:
         try:
             company = await self._backend.get_company(company_id.strip())
             connections = await self._backend.connections(company.id)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "looking up that company", "that company") from exc
         if not await self._adopt(company, connections, user_id, channel_id, kind="company_linked"):
             await self._refuse_if_linked(channel_id)

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.backend import ExpenseSyncBackend, ServiceConnection
+from apiclient import wire
+from bot.backend import ConnectionStatus, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
 from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.observed import connection_record
@@ -15,9 +16,6 @@ from bot.services.refusals import Refusal, backend_trouble
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Connections
 from storage.tables import AuthLinkRecord, utcnow
-from sync2books import wire
-from sync2books.errors import Sync2BooksError
-from sync2books.models import ConnectionStatus
 
 
 def baseline_of(connections: list[ServiceConnection], software: str) -> str:
@@ -91,7 +89,7 @@ class ConnectionService:
                 self._backend.connections(company.id),
                 self._backend.auth_links(company.id, softwares),
             )
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "asking for the authorization link") from exc
         records = [
             AuthLinkRecord(
@@ -136,7 +134,7 @@ class ConnectionService:
         company = await self._companies.resolve(channel_id, user_id)
         try:
             return company.name, await self._backend.connections(company.id)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "listing the connections") from exc
 
     async def prepare_disconnect(self, user_id: str, channel_id: str, target: str) -> DisconnectPrompt:
@@ -176,7 +174,7 @@ class ConnectionService:
         before = await self._mark_disconnecting(company.id, connection_id)
         try:
             connection = await self._backend.disconnect(company.id, connection_id)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             if before is not None:
                 async with self._db.session() as session:
                     await Connections(session).change_status(connection_id, DISCONNECTING, before, None)

@@ -17,8 +17,7 @@ from functools import cache
 
 from babel.numbers import NumberFormatError, get_currency_symbol, list_currencies, parse_decimal
 
-from bot.services.text import control_character_problem
-from sync2books.models import (
+from bot.backend import (
     ContactRef,
     ContactType,
     Expense,
@@ -29,7 +28,8 @@ from sync2books.models import (
     TrackingDataType,
     TrackingRef,
 )
-from sync2books.money import MAX_INTEGER_DIGITS, decimal_places, integer_digits, is_known_currency, minor_unit, quantize
+from bot.services.text import control_character_problem
+from money import MAX_INTEGER_DIGITS, decimal_places, integer_digits, is_known_currency, minor_unit, quantize
 
 _MAX_LINES = 100
 _MAX_TRACKING = 10

@@ -19,26 +19,29 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.backend import ExpenseSyncBackend
+from apiclient import wire
+from bot.backend import (
+    MAX_EXPENSES_PER_REQUEST,
+    Conflict,
+    ConnectionStatus,
+    Expense,
+    ExpenseStatus,
+    ExpenseSyncBackend,
+    ExpenseSyncError,
+    NotFound,
+    ReferenceKind,
+    Rejected,
+)
 from bot.services.access import NO_ACCESS, AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
+from money import format_money
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts, StoreConflict
 from storage.states import OutboxState
 from storage.tables import OutboxExpense, utcnow
-from sync2books import wire
-from sync2books.errors import (
-    ConflictError,
-    NotFoundError,
-    Sync2BooksAPIError,
-    Sync2BooksError,
-    ValidationFailedError,
-)
-from sync2books.models import MAX_EXPENSES_PER_REQUEST, ConnectionStatus, Expense, ExpenseStatus, ReferenceKind
-from sync2books.money import format_money
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +460,7 @@ class ExpenseOutbox:
         expenses = [Expense.model_validate(wire.loads(record.body)) for record in records]
         try:
             answer = await self._backend.create_expenses(records[0].company_id, connection_id, expenses)
-        except ValidationFailedError as exc:
+        except Rejected as exc:
             bad = _items_named(exc, len(records))
             if not bad or len(bad) == len(records):
                 await self._reject(records, _plain_refusal(exc, self._backend.name))
@@ -465,11 +468,11 @@ class ExpenseOutbox:
             await self._reject([records[i] for i in sorted(bad)], _plain_refusal(exc, self._backend.name))
             await self._retry_soon([r for i, r in enumerate(records) if i not in bad], immediately=True)
             return 0
-        except (ConflictError, NotFoundError) as exc:
+        except (Conflict, NotFound) as exc:
             # Not worth repeating: a changed body under a used id, a refused or vanished connection.
             await self._reject(records, _plain_refusal(exc, self._backend.name))
             return 0
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             log.warning("could not send %d expense(s) to %s (%s); will retry", len(records), connection_id, exc)
             await self._retry_soon(records)
             return 0
@@ -507,7 +510,7 @@ class ExpenseOutbox:
 _ITEM = re.compile(r"^\[(\d+)\]")
 
 
-def _items_named(exc: ValidationFailedError, count: int) -> set[int]:
+def _items_named(exc: Rejected, count: int) -> set[int]:
     """Which items of an array request a 422 blames, from its details' field paths ("[3].lines[0]…")."""
     found = set()
     for detail in exc.details:
@@ -517,7 +520,7 @@ def _items_named(exc: ValidationFailedError, count: int) -> set[int]:
     return found
 
 
-def _plain_refusal(exc: Sync2BooksAPIError, service: str) -> str:
+def _plain_refusal(exc: ExpenseSyncError, service: str) -> str:
     if exc.code == "connection_not_connected":
         return "The accounting software is no longer connected; reconnect it, then submit the expense again."
     if exc.details:

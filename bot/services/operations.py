@@ -6,11 +6,10 @@ import asyncio
 from datetime import datetime
 
 from bot import metrics
-from bot.backend import ExpenseSyncBackend
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError
 from storage.db import Database
 from storage.repositories import Announcements, Expenses, Receipts
 from storage.tables import utcnow
-from sync2books.errors import Sync2BooksError
 
 READY_TIMEOUT_SECONDS = 3.0
 
@@ -40,7 +39,7 @@ class Operations:
                 await self._backend.ping()
         except TimeoutError:
             return "no answer within 3 s"
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             return f"unavailable ({type(exc).__name__})"
         return "ok"
 

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from bot.backend import ExpenseSyncBackend, ReceiptRules
+from apiclient import wire
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError, FileRefused, ReceiptRules, Rejected
 from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
@@ -19,13 +20,6 @@ from bot.services.refusals import Refusal
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts
 from storage.tables import OutboxExpense, ReceiptRecord, utcnow
-from sync2books import wire
-from sync2books.errors import (
-    PayloadTooLargeError,
-    Sync2BooksError,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
-)
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +149,9 @@ class ReceiptService:
             )
         except FileUnavailable as exc:
             return await self._failed(receipt, expense, exc.reason, permanent=exc.permanent)
-        except (PayloadTooLargeError, UnsupportedMediaTypeError, ValidationFailedError) as exc:
+        except (FileRefused, Rejected) as exc:
             return await self._failed(receipt, expense, exc.message, permanent=True)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             return await self._failed(receipt, expense, str(exc), permanent=False)
         async with self._db.session() as session:
             await Receipts(session).uploaded(

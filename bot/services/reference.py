@@ -13,13 +13,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from bot.backend import ExpenseSyncBackend
+from apiclient import wire
+from bot.backend import REFERENCE_MODELS, CompanyConfig, ExpenseSyncBackend, ExpenseSyncError, ReferenceKind, WireModel
 from storage.db import Database
 from storage.repositories import Connections, ReferenceCache
 from storage.tables import ReferenceCacheRecord, utcnow
-from sync2books import wire
-from sync2books.errors import Sync2BooksError
-from sync2books.models import REFERENCE_MODELS, CompanyConfig, ReferenceKind, WireModel
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +85,7 @@ class ReferenceData:
     async def _refresh_logged(self, connection_id: str, kind: ReferenceKind) -> None:
         try:
             await self.refresh(connection_id, kind)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             log.warning(
                 "could not refresh %s of connection %s (%s); the old copy stays", kind.value, connection_id, exc
             )
@@ -115,7 +113,7 @@ class ReferenceData:
                     try:
                         await self.refresh(connection_id, kind)
                         refreshed += 1
-                    except Sync2BooksError as exc:
+                    except ExpenseSyncError as exc:
                         log.warning("could not refresh %s of %s (%s)", kind.value, connection_id, exc)
         return refreshed
 
@@ -133,7 +131,7 @@ class ReferenceData:
     async def _refresh_config(self, company_id: str) -> None:
         try:
             config = await self._backend.company_config(company_id)
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             log.warning("could not read the defaults of company %s (%s)", company_id, exc)
             return
         await self._store(company_id, CONFIG_KIND, wire.dumps(config).decode())

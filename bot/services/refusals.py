@@ -5,13 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.backend import ExpenseSyncBackend
-from sync2books.errors import (
-    NotFoundError,
-    Sync2BooksAPIError,
-    Sync2BooksError,
-    ValidationFailedError,
-)
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError, KeyRefused, NotFound, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +41,15 @@ class NotLinked(Refusal):
     """The channel is not linked to a company (and the command needs one)."""
 
 
-def backend_trouble(exc: Sync2BooksError, service: ExpenseSyncBackend, doing: str, missing: str = "it") -> Refusal:
+def backend_trouble(exc: ExpenseSyncError, service: ExpenseSyncBackend, doing: str, missing: str = "it") -> Refusal:
     """A Sync2Books (or Codat) failure as a refusal a finance person can act on; details go to the log."""
     backend = service.name
     log.warning("%s failed while %s: %s", backend, doing, exc)
-    if isinstance(exc, ValidationFailedError):
+    if isinstance(exc, Rejected):
         problems = "; ".join(f"{d.field} {d.message}" for d in exc.details) or exc.message
         return Refusal(f"{backend} did not accept that: {{problems}}.", problems=problems)
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, NotFound):
         return Refusal(f"{backend} does not know {missing} (it may have been deleted).")
-    if isinstance(exc, Sync2BooksAPIError) and exc.status in (401, 403):
+    if isinstance(exc, KeyRefused):
         return Refusal(f"{backend} refused the bot's API key. An admin should check {service.key_variable}.")
     return Refusal(f"{backend} could not be reached while {doing}. Nothing was changed; please try again in a minute.")

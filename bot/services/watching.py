@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from apiclient import wire
 from bot import metrics
-from bot.backend import ExpenseSyncBackend, ServiceConnection
+from bot.backend import ConnectionStatus, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
 from bot.logs import log_context
 from bot.services.connections import DISCONNECTING, FOR_CONNECTION, signature
 from bot.services.observed import connection_record
@@ -22,9 +23,6 @@ from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
 from storage.states import AuthLinkState
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
-from sync2books import wire
-from sync2books.errors import Sync2BooksError
-from sync2books.models import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class ConnectionWatcher:
             with log_context(company_id=company.id):
                 try:
                     connections = await self._backend.connections(company.id)
-                except Sync2BooksError as exc:
+                except ExpenseSyncError as exc:
                     self._backoff.failed(company.id)
                     log.warning("could not look at %s's connections (%s); trying again later", company.name, exc)
                     continue

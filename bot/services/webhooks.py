@@ -18,7 +18,8 @@ import standardwebhooks.webhooks as standard
 import svix.webhooks
 from pydantic import ValidationError
 
-from bot.backend import ExpenseSyncBackend, Sync2BooksBackend
+from apiclient import wire
+from bot.backend import ExpenseSyncBackend, ExpenseSyncError, WebhookSource
 from bot.logs import log_context
 from bot.sealing import SEALED, Sealer, SealError
 from bot.services.batches import BatchWatcher
@@ -27,9 +28,6 @@ from bot.services.watching import ConnectionWatcher
 from storage.db import Database
 from storage.repositories import SeenDeliveries, WebhookSubscriptions
 from storage.tables import WebhookSubscriptionRecord
-from sync2books import wire
-from sync2books.errors import Sync2BooksError
-from sync2books.models import WebhookEvent, WebhookEventType
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ class Verdict:
 class WebhookSubscriber:
     """Subscribes this bot to Sync2Books' webhooks once, and keeps the signing secret sealed in the store."""
 
-    def __init__(self, db: Database, backend: Sync2BooksBackend, sealer: Sealer, url: str) -> None:
+    def __init__(self, db: Database, backend: WebhookSource, sealer: Sealer, url: str) -> None:
         self._db = db
         self._backend = backend
         self._sealer = sealer
@@ -86,7 +84,7 @@ class WebhookSubscriber:
         if replaced is not None:
             try:
                 await self._backend.unsubscribe_webhooks(replaced)
-            except Sync2BooksError as exc:
+            except ExpenseSyncError as exc:
                 log.warning("could not remove the previous webhook subscription (%s)", exc)
 
     def _open(self, record: WebhookSubscriptionRecord) -> str | None:
@@ -118,8 +116,10 @@ class WebhookInbox:
         connections: ConnectionWatcher,
         pace: LookPace,
         secrets: Mapping[str, Callable[[], Awaitable[str | None]]],
+        sync2books: WebhookSource | None = None,
     ) -> None:
         self._db = db
+        self._sync2books_events = sync2books
         self._backend = backend
         self._batches = batches
         self._connections = connections
@@ -159,7 +159,7 @@ class WebhookInbox:
         except (wire.NotJSONError, ValidationError, KeyError, TypeError, AttributeError) as exc:
             log.warning("a verified %s webhook could not be read (%s: %s); ignored", source, type(exc).__name__, exc)
             acted = False
-        except Sync2BooksError as exc:
+        except ExpenseSyncError as exc:
             # Not marked as seen: the sender's retry gets another chance, and the scheduled looks catch it anyway.
             log.warning("a %s webhook could not be acted on (%s); the sender will retry", source, exc)
             return Verdict(503, "failed", str(exc))
@@ -168,19 +168,16 @@ class WebhookInbox:
         return Verdict(200, "accepted" if acted else "ignored")
 
     async def _sync2books(self, body: Any) -> bool:
-        event = WebhookEvent.model_validate(body)
-        kind = event.known_type
-        if kind is None:
-            log.info("ignored a Sync2Books webhook of unknown type %r", event.type[:60])
+        assert self._sync2books_events is not None  # its secret is there only with its subscriber
+        news = self._sync2books_events.read_webhook(body)
+        if news is None:
             return False
-        if kind == WebhookEventType.CONNECTION_STATUS_CHANGED:
-            company_id = event.connection().company_id
-            with log_context(company_id=company_id):
-                await self._connections.look_at(company_id)
+        if news.batch is None:
+            with log_context(company_id=news.company_id):
+                await self._connections.look_at(news.company_id)
         else:
-            batch = event.batch()
-            with log_context(company_id=batch.company_id):
-                await self._batches.record([batch])
+            with log_context(company_id=news.company_id):
+                await self._batches.record([news.batch])
         return True
 
     async def _codat(self, body: Any) -> bool:

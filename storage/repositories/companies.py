@@ -9,9 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.repositories._sql import changed, insert_new
-from storage.states import AuthLinkState
+from storage.states import CONNECTED, AuthLinkState
 from storage.tables import AuthLinkRecord, ChannelLink, CompanyRecord, ConnectionRecord, utcnow
-from sync2books.models import ConnectionStatus
 
 
 class Companies:
@@ -83,12 +82,12 @@ class Connections:
         return await self.session.get(ConnectionRecord, connection_id)
 
     async def connected(self) -> list[ConnectionRecord]:
-        statement = select(ConnectionRecord).where(col(ConnectionRecord.status) == ConnectionStatus.CONNECTED)
+        statement = select(ConnectionRecord).where(col(ConnectionRecord.status) == CONNECTED)
         return list((await self.session.execute(statement)).scalars())
 
     async def connected_of(self, company_id: str) -> list[ConnectionRecord]:
         """The company's connections that are connected now, as last observed."""
-        return [c for c in await self.for_company(company_id) if c.status == ConnectionStatus.CONNECTED]
+        return [c for c in await self.for_company(company_id) if c.status == CONNECTED]
 
     async def record_new(self, record: ConnectionRecord) -> bool:
         """Remember a connection seen for the first time; False if another look got there first."""

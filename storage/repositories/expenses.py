@@ -13,12 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.repositories._sql import Backlog, backlog, is_postgres
-from storage.states import OutboxState
+from storage.states import BOOKED, SYNC_FAILED, OutboxState
 from storage.tables import OutboxExpense, utcnow
-from sync2books.models import ExpenseStatus
 
 # The expense-sync service's last word on an expense: its batch is no longer waited on.
-FINISHED = frozenset({ExpenseStatus.SYNCED.value, ExpenseStatus.FAILED.value})
+FINISHED = frozenset({BOOKED, SYNC_FAILED})
 # The most ids in one IN (…): SQLite's and asyncpg's limits on bound parameters stay far away.
 IDS_AT_ONCE = 500
 

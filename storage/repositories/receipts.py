@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.repositories._sql import Backlog, backlog
-from storage.states import OutboxState, ReceiptState
+from storage.states import BOOKED, OutboxState, ReceiptState
 from storage.tables import OutboxExpense, ReceiptRecord, utcnow
-from sync2books.models import ExpenseStatus
 
 
 def _new(expense: OutboxExpense, file_id: str, user_id: str) -> ReceiptRecord:
@@ -59,7 +58,7 @@ class Receipts:
                     col(ReceiptRecord.next_attempt_at) <= utcnow(),
                     col(OutboxExpense.state) == OutboxState.ACCEPTED,
                     # Where receipts go on the booked transaction, they wait until it is booked.
-                    col(OutboxExpense.status) == ExpenseStatus.SYNCED.value if after_sync else true(),
+                    col(OutboxExpense.status) == BOOKED if after_sync else true(),
                 )
             )
             .order_by(col(ReceiptRecord.created_at))

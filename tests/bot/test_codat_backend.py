@@ -17,12 +17,11 @@ from typing import Any, TypeVar, cast
 
 import pytest
 
-from bot.backend import OpenBatch, ServiceConnection
+from apiclient.retry import RetryPolicy
+from bot.backend import OpenBatch, Rejected, ServiceConnection
 from bot.codat_backend import CodatBackend, batch_from_sync, sync_failed, sync_finished
 from codat.client import CodatClient
 from codat.models import CompanySyncStatus, SyncTransaction
-from sync2books.client import RetryPolicy
-from sync2books.errors import ValidationFailedError
 from sync2books.models import (
     Account,
     AccountType,
@@ -379,7 +378,7 @@ async def test_a_direct_cost_or_a_customer_contact_is_refused_in_plain_words_bef
         make_expense(contact=ContactRef(id="cus-002", type=ContactType.CUSTOMER)),
     ]
 
-    with pytest.raises(ValidationFailedError) as refused:
+    with pytest.raises(Rejected) as refused:
         await backend.create_expenses(company_id, connection_id, batch)
 
     assert [(d.field, d.message) for d in refused.value.details] == [
@@ -418,7 +417,7 @@ async def test_an_id_codat_already_booked_is_refused_by_its_position_in_the_batc
     fake.finish_syncs()
     assert [t["status"] for t in fake.transactions(company_id)] == ["Completed"]
 
-    with pytest.raises(ValidationFailedError) as refused:
+    with pytest.raises(Rejected) as refused:
         await backend.create_expenses(company_id, connection_id, [make_expense(), booked, make_expense()])
 
     assert [(d.field, d.message) for d in refused.value.details] == [

@@ -265,3 +265,18 @@ async def test_a_five_thousand_character_error_is_told_shortened_not_dropped(
     assert "…" in shown and len(shown) < len(told)
     assert "Fix and retry" in shown
     await until(lambda: "Sync failed" in text_of(expense_message(fake_slack, "Wordy Taxi")))
+
+
+async def test_a_refused_codat_key_names_codats_variable(
+    fake_slack: FakeSlack, codat: FakeCodat, bot_database: str
+) -> None:
+    settings = bot_settings(
+        fake_slack, bot_database, None, sync_backend="codat", codat_api_key="not-the-key", codat_api_url=codat.url
+    )
+    with RunningBot(settings, fake_slack) as bot:
+        answer = await bot.sender.command("register Acme Ltd", user_id=ADMIN, channel_id=CHANNEL)
+        assert answer.status_code == 200
+        (said,) = await fake_slack.wait_for_responses(answer.response_key)
+    assert "Codat refused the bot's API key. An admin should check CODAT_API_KEY." in text_of(said)
+    assert "SYNC2BOOKS" not in text_of(said)
+    assert codat.companies() == []

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sync2books.client import SandboxClient
 from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
 from tests.support.databases import database_url
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 
 CHARACTERS = {"NUL": "\x00", "bell": "\x07", "escape": "\x1b", "right-to-left override": "\u202e", "DEL": "\x7f"}
 

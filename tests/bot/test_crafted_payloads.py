@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.models import Connection, ConnectionStatus
 from tests.support.bot import ADMIN, CHANNEL, OTHER_CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal, selected
 from tests.support.expenses import LedgerRefs
 from tests.support.fake_slack import FakeSlack, text_of
+from tests.support.sandbox_client import SandboxClient
 
 EVE = "UEVE"
 BOGUS_ACCOUNT = "00000000-0000-4000-8000-00000000dead"

@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.tables import OutboxExpense
-from sync2books.client import SandboxClient
 from sync2books.models import Connection
 from sync2books.sandbox.app import Sandbox
 from tests.support.bot import ADMIN, SIGNING_SECRET
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.sandbox import TEST_KEY, SandboxServer
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import SlackSender
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,11 @@ from bot.services.expenses import BatchSummary
 from bot.services.home import HomeCompany, HomeConnection
 from bot.services.refusals import Refusal
 from handlers import blocks
-from sync2books.client import SandboxClient
 from sync2books.models import ConnectionErrorInfo, ConnectionStatus
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import FakeSlack, markup_of, text_of
+from tests.support.sandbox_client import SandboxClient
 
 HOSTILE = "Acme <!channel> <@U1> <https://evil.example|click> & Co <>"
 MARKUP = ("<!channel>", "<@U1>", "<https://evil", "<>")

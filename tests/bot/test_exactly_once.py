@@ -19,13 +19,13 @@ from storage.db import Database
 from storage.repositories import Announcements, Companies
 from storage.tables import CompanyRecord, OutboxExpense, utcnow
 from sync2books import wire
-from sync2books.client import SandboxClient
 from sync2books.models import IntegrationKey
 from tests.support.bot import CHANNEL, RunningBot, bot_settings
 from tests.support.databases import postgres_database
 from tests.support.expenses import ledger_refs, make_expense
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_a_crash_between_the_post_and_its_record_still_announces_once(

@@ -7,12 +7,12 @@ import asyncio
 import json
 from typing import Any
 
-from sync2books.client import SandboxClient
 from sync2books.models import CompanyConfig, IntegrationKey, Ref
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import authorize
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import interaction, new_trigger_id
 
 

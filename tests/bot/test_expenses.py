@@ -6,7 +6,6 @@ import asyncio
 import time
 from decimal import Decimal
 
-from sync2books.client import SandboxClient
 from sync2books.errors import ServerError
 from sync2books.models import (
     BatchStatus,
@@ -24,6 +23,7 @@ from sync2books.models import (
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.fake_slack import FakeSlack, text_of
+from tests.support.sandbox_client import SandboxClient
 
 
 async def stored_expenses(client: SandboxClient, connection: Connection) -> list[str]:

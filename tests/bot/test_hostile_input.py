@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync2books.client import SandboxClient
 from tests.support.bot import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, SIGNING_SECRET
 from tests.support.bot_process import API_KEY, BotProcess
 from tests.support.expense_modal import filled
 from tests.support.expenses import ledger_refs
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
 from tests.support.sandbox import authorize
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import FORM, JSON, SlackSender, sign
 
 NOBODY = "UNOBODY"  # a real workspace member, in none of the company's channels, admin of nothing

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus
 from tests.support.bot import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, RunningBot
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import authorize
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_commands_are_acknowledged_well_inside_three_seconds_while_sync2books_takes_two(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus, IntegrationKey
 from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
 from tests.support.databases import postgres_database
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer, authorize
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_register_connect_authorize_and_disconnect(

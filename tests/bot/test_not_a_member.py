@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sync2books.client import SandboxClient
 from sync2books.models import Connection, ConnectionStatus
 from tests.support.bot import ADMIN, RunningBot, bot_settings
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal, selected
 from tests.support.expenses import LedgerRefs
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 
 CHANNEL = "C0NOBOT"
 

@@ -20,11 +20,11 @@ from bot.logs import JsonFormatter, log_context
 from storage.db import Database
 from storage.repositories import Announcements
 from storage.tables import utcnow
-from sync2books.client import SandboxClient
 from tests.bot.test_cli import ROOT, clean_env
 from tests.support.bot import ADMIN, CHANNEL, SIGNING_SECRET, RunningBot, bot_settings, free_port
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import SlackSender
 
 
@@ -101,7 +101,7 @@ async def test_ready_only_when_the_database_and_the_backend_answer(
             answer = await http.get(f"{bot.url}/readyz", timeout=30)
     assert answer.status_code == 503
     assert answer.json()["database"] == "ok"
-    assert answer.json()["backend"] in ("no answer within 3 s", "unavailable (Sync2BooksTransportError)")
+    assert answer.json()["backend"] in ("no answer within 3 s", "unavailable (BackendUnavailable)")
 
 
 def test_a_json_line_carries_its_context_and_masks_secrets() -> None:

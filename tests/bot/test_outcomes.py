@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sync2books.client import SandboxClient
 from sync2books.models import Connection, ExpenseStatus
 from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal, selected
 from tests.support.expenses import LedgerRefs
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 
 
 async def submit(
@@ -203,8 +203,8 @@ async def test_status_and_the_home_tab_show_recent_expenses_and_batches(
 
 
 async def test_the_watcher_backs_off_through_api_faults_and_catches_up(tmp_path: Any, client: SandboxClient) -> None:
-    from bot.backend import Sync2BooksBackend
     from bot.services.batches import BatchWatcher
+    from bot.sync2books_backend import Sync2BooksBackend
     from storage.db import Database
 
     db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")

@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sync2books.client import SandboxClient
 from sync2books.models import Attachment, Connection
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
 from tests.support.expenses import LedgerRefs
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack, text_of
+from tests.support.sandbox_client import SandboxClient
 from tests.support.servers import ThreadedServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from bot.backend import Sync2BooksBackend
+from apiclient.retry import path_segment
+from bot.backend import KeyRefused
 from bot.codat_backend import CodatBackend
 from bot.services.refusals import backend_trouble
-from sync2books.client import SandboxClient, path_segment
-from sync2books.errors import Sync2BooksAPIError
+from bot.sync2books_backend import Sync2BooksBackend
 from tests.support.bot import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, RunningBot
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 
 
 async def reply_to(
@@ -178,5 +179,5 @@ def test_every_id_in_a_sync2books_path_is_one_segment() -> None:
     ("backend", "variable"), [(Sync2BooksBackend, "SYNC2BOOKS_API_KEY"), (CodatBackend, "CODAT_API_KEY")]
 )
 def test_a_refused_key_names_the_running_backends_variable(backend: Any, variable: str) -> None:
-    refused = backend_trouble(Sync2BooksAPIError(401, "unauthorized", "bad key"), backend, "listing")
+    refused = backend_trouble(KeyRefused("bad key", status=401, code="unauthorized"), backend, "listing")
     assert str(refused) == f"{backend.name} refused the bot's API key. An admin should check {variable}."

@@ -10,7 +10,6 @@ import pytest
 from storage.db import Database
 from storage.repositories import Companies
 from storage.tables import CompanyRecord, utcnow
-from sync2books.client import SandboxClient
 from sync2books.models import IntegrationKey
 from tests.bot.test_exactly_once import _accepted
 from tests.support.bot import RunningBot, bot_settings
@@ -18,6 +17,7 @@ from tests.support.databases import postgres_database
 from tests.support.expenses import ledger_refs, make_expense
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 LISTING = "GET /sync-batches"
 

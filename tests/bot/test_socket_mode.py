@@ -21,10 +21,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from sync2books.client import SandboxClient
 from tests.support.bot import ADMIN, CHANNEL, MEMBER, RunningBot, bot_settings
 from tests.support.fake_slack import APP_ID, APP_TOKEN, BOT_TOKEN, FakeSlack, text_of
 from tests.support.sandbox import SandboxServer
+from tests.support.sandbox_client import SandboxClient
 from tests.support.slack_requests import block_actions, slash_command
 
 # Slack gives up on an unacknowledged envelope after 3 s; the bot should be far inside that.

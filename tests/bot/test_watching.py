@@ -9,11 +9,11 @@ from sqlalchemy import text
 
 from storage.db import Database
 from storage.tables import utcnow
-from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus, IntegrationKey
 from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer, authorize
+from tests.support.sandbox_client import SandboxClient
 
 
 async def register_and_connect(bot: RunningBot, fake: FakeSlack, client: SandboxClient) -> tuple[str, str]:

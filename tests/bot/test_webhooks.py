@@ -23,7 +23,6 @@ from storage.db import Database
 from storage.repositories import Companies
 from storage.tables import CompanyRecord, WebhookSubscriptionRecord, utcnow
 from sync2books import wire
-from sync2books.client import SandboxClient
 from sync2books.models import IntegrationKey
 from tests.bot.test_exactly_once import _accepted
 from tests.bot.test_outcomes import submit, thread_reply
@@ -33,6 +32,7 @@ from tests.support.expenses import ledger_refs, make_expense
 from tests.support.fake_codat import running_fake_codat
 from tests.support.fake_slack import FakeSlack, text_of
 from tests.support.sandbox import SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 

@@ -15,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from apiclient.retry import RetryPolicy
 from codat.client import CodatClient
+from codat.errors import CodatAPIError
 from codat.models import (
     CodatPage,
     CodatTrackingRef,
@@ -28,8 +30,6 @@ from codat.models import (
     codat_company_name,
     codat_issue_date,
 )
-from sync2books.client import RetryPolicy
-from sync2books.errors import Sync2BooksAPIError
 from tests.support.fake_codat import FakeCodat
 from tests.support.servers import ThreadedServer
 
@@ -352,13 +352,13 @@ async def test_a_2xx_body_that_does_not_fit_the_model_is_a_bad_response() -> Non
     with HeaderEcho() as echo:
         async with CodatClient(echo.url, KEY, retry=FAST) as client:
             echo.script = [JSONResponse({"id": "c1", "name": "No redirect"})]
-            with pytest.raises(Sync2BooksAPIError) as unfit:
+            with pytest.raises(CodatAPIError) as unfit:
                 await client.get_company("c1")
             echo.script = [Response(b"<html>welcome</html>", 200, media_type="text/html")]
-            with pytest.raises(Sync2BooksAPIError) as not_json:
+            with pytest.raises(CodatAPIError) as not_json:
                 await client.get_company_info("c1")
             echo.script = [JSONResponse({"syncId": "s"})]
-            with pytest.raises(Sync2BooksAPIError) as not_a_list:
+            with pytest.raises(CodatAPIError) as not_a_list:
                 await client.list_sync_statuses("c1")
     assert (unfit.value.status, unfit.value.code) == (200, "bad_response")
     assert unfit.value.message == ("Codat's answer to GET /companies/c1 was not CodatCompany: redirect field required")

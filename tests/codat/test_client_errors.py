@@ -25,25 +25,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from apiclient.retry import RetryPolicy
 from codat.client import CodatClient
 from codat.errors import (
+    BadRequestError,
+    CodatAPIError,
+    CodatTransportError,
     ForbiddenError,
+    NotFoundError,
     PaymentRequiredError,
+    RateLimitedError,
     RequestTimeoutError,
+    ServerError,
+    UnauthorizedError,
+    ValidationFailedError,
     codat_error_from_response,
 )
 from codat.models import ExpenseTransaction, ExpenseTransactionLine, RecordRef
-from sync2books.client import RetryPolicy
-from sync2books.errors import (
-    BadRequestError,
-    NotFoundError,
-    RateLimitedError,
-    ServerError,
-    Sync2BooksAPIError,
-    Sync2BooksTransportError,
-    UnauthorizedError,
-    ValidationFailedError,
-)
 from tests.support.fake_codat import FakeCodat
 from tests.support.servers import ThreadedServer
 
@@ -302,7 +300,7 @@ def closed_port_url() -> str:
 
 async def test_a_refused_connection_is_retried_then_a_transport_error(pauses: Pauses) -> None:
     async with CodatClient(closed_port_url(), KEY, retry=FAST, sleep=pauses) as client:
-        with pytest.raises(Sync2BooksTransportError) as unreachable:
+        with pytest.raises(CodatTransportError) as unreachable:
             await client.create_company("Nowhere Ltd")  # never sent, so retried although not idempotent
     message = str(unreachable.value)
     assert message == f"Codat POST /companies failed: ConnectError after {FAST.max_retries + 1} attempts"
@@ -349,7 +347,7 @@ async def test_a_read_timeout_is_retried_only_for_idempotent_calls(scripted: Scr
     scripted.stall_seconds = 0.5
     impatient = httpx.Timeout(connect=2.0, read=0.1, write=2.0, pool=2.0)
     async with CodatClient(scripted.url, KEY, retry=FAST, timeout=impatient, sleep=pauses) as client:
-        with pytest.raises(Sync2BooksTransportError) as get_failed:
+        with pytest.raises(CodatTransportError) as get_failed:
             await client.list_companies()
         assert (
             str(get_failed.value) == f"Codat GET /companies failed: ReadTimeout after {FAST.max_retries + 1} attempts"
@@ -357,7 +355,7 @@ async def test_a_read_timeout_is_retried_only_for_idempotent_calls(scripted: Scr
         assert len(scripted.requests) == FAST.max_retries + 1
 
         scripted.requests.clear()
-        with pytest.raises(Sync2BooksTransportError) as post_failed:
+        with pytest.raises(CodatTransportError) as post_failed:
             await client.create_company("Maybe Created Ltd")
         assert str(post_failed.value) == "Codat POST /companies failed: ReadTimeout"
         assert scripted.requests == ["POST /companies"]
@@ -390,9 +388,9 @@ async def test_a_proxy_page_and_unusual_statuses_are_still_typed(scripted: Scrip
         assert (forbidden.value.status, forbidden.value.code) == (403, "forbidden")
 
         scripted.script = [JSONResponse(["not", "an", "error", "message"], status_code=418)]
-        with pytest.raises(Sync2BooksAPIError) as odd:
+        with pytest.raises(CodatAPIError) as odd:
             await c.get_company("c1")
-        assert (type(odd.value), odd.value.code) == (Sync2BooksAPIError, "http_418")
+        assert (type(odd.value), odd.value.code) == (CodatAPIError, "http_418")
         assert odd.value.message == "Codat answered 418 I'm a Teapot without an error body"
 
 

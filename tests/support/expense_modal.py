@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sync2books.client import SandboxClient
 from sync2books.models import Connection, IntegrationKey
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expenses import LedgerRefs, ledger_refs
 from tests.support.fake_slack import FakeSlack
 from tests.support.sandbox import authorize
+from tests.support.sandbox_client import SandboxClient
 
 
 def selected(value: str, kind: str = "external_select") -> dict[str, Any]:

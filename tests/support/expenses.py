@@ -9,8 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sync2books.client import Sync2BooksClient
 from sync2books.models import AccountType, Connection, Expense, SyncBatch
+from tests.support.sandbox_client import SandboxClient
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class LedgerRefs:
     currency: str
 
 
-async def ledger_refs(client: Sync2BooksClient, connection: Connection) -> LedgerRefs:
+async def ledger_refs(client: SandboxClient, connection: Connection) -> LedgerRefs:
     accounts = await client.accounts(connection.id)
     categories = await client.tracking_categories(connection.id)
     return LedgerRefs(
@@ -69,7 +69,7 @@ def make_expense(refs: LedgerRefs, **overrides: Any) -> Expense:
     return Expense.model_validate(expense_data(refs, **overrides))
 
 
-async def wait_for_batch(client: Sync2BooksClient, batch_id: str, timeout: float = 15.0) -> SyncBatch:
+async def wait_for_batch(client: SandboxClient, batch_id: str, timeout: float = 15.0) -> SyncBatch:
     """Poll until the batch reaches a terminal status (or fail the test after ``timeout``)."""
     async with asyncio.timeout(timeout):
         while True:

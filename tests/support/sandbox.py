@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync2books.client import RetryPolicy, SandboxClient
+from apiclient.retry import RetryPolicy
 from sync2books.models import Company, Connection, IntegrationKey
 from sync2books.sandbox.app import Sandbox
+from tests.support.sandbox_client import SandboxClient
 from tests.support.servers import ThreadedServer
 
 T = TypeVar("T")

@@ -7,11 +7,11 @@ import hashlib
 import httpx
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationFailedError
 from sync2books.models import MAX_ATTACHMENT_BYTES, Connection, Expense, IntegrationKey
 from tests.support.expenses import ledger_refs, make_expense, wait_for_batch
 from tests.support.sandbox import TEST_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from sync2books.client import SandboxClient
 from sync2books.models import ConnectionStatus, IntegrationKey
+from tests.support.sandbox_client import SandboxClient
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sync2books.client import RetryPolicy, Sync2BooksClient
+from apiclient.retry import RetryPolicy
+from sync2books.client import Sync2BooksClient
 from sync2books.errors import ServerError, Sync2BooksAPIError
 from tests.support.sandbox import TEST_KEY
 from tests.support.servers import ThreadedServer

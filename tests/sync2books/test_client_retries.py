@@ -9,12 +9,13 @@ from collections import Counter
 import httpx
 import pytest
 
-from sync2books.client import RetryPolicy, SandboxClient
+from apiclient.retry import RetryPolicy
 from sync2books.errors import RateLimitedError, ServerError, Sync2BooksTransportError
 from sync2books.models import IntegrationKey
 from sync2books.sandbox.server import bind_socket
 from tests.support.expenses import ledger_refs, make_expense
 from tests.support.sandbox import TEST_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 
 class Recorder:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.errors import NotFoundError, UnauthorizedError, ValidationFailedError
 from sync2books.models import Company, IntegrationKey
 from tests.support.sandbox import OTHER_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_create_get_list_and_delete_a_company(client: SandboxClient) -> None:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.errors import NotFoundError, ValidationFailedError
 from sync2books.models import (
     Account,
@@ -21,6 +20,7 @@ from sync2books.models import (
 )
 from sync2books.sandbox.store import format_ts
 from tests.support.sandbox import SandboxServer, authorize, connect, link_parts
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_authorizing_a_link_creates_one_connected_connection(client: SandboxClient) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.errors import (
     ConflictError,
     ConnectionNotConnectedError,
@@ -29,6 +28,7 @@ from sync2books.models import (
 )
 from tests.support.expenses import LedgerRefs, expense_data, ledger_refs, make_expense, wait_for_batch
 from tests.support.sandbox import TEST_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 
 @pytest.fixture

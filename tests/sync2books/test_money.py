@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from money import amount_problem, decimal_places, is_known_currency, minor_unit, quantize
 from sync2books import wire
 from sync2books.errors import ValidationFailedError
 from sync2books.models import Expense, IntegrationKey
-from sync2books.money import amount_problem, decimal_places, is_known_currency, minor_unit, quantize
 from tests.support.expenses import LedgerRefs, expense_data, ledger_refs
 from tests.support.sandbox import SandboxServer, connect
 

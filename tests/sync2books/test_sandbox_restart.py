@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.models import BatchStatus, ExpenseStatus, IntegrationKey
 from sync2books.sandbox.app import Sandbox
 from sync2books.sandbox.processor import judge_expense
 from sync2books.sandbox.store import ExpenseOutcome
 from tests.support.expenses import ledger_refs, make_expense, wait_for_batch
 from tests.support.sandbox import FAST_RETRY, TEST_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[2]
 RECEIPT = b"%PDF-1.4\n% a receipt\n%%EOF\n"

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync2books.client import SandboxClient
 from sync2books.errors import NotFoundError, ValidationFailedError
 from sync2books.models import ConnectionStatus, IntegrationKey, SandboxSettings
 from tests.support.sandbox import OTHER_KEY, TEST_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 
 
 async def test_every_fault_is_off_at_start_and_settings_change_by_subset(client: SandboxClient) -> None:

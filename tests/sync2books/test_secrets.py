@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from sync2books.client import RetryPolicy
+from apiclient.retry import RetryPolicy
 from sync2books.errors import Sync2BooksError
 from sync2books.models import IntegrationKey
 from tests.support.expenses import ledger_refs, make_expense

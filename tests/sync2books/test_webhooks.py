@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from sync2books.client import SandboxClient
 from sync2books.errors import NotFoundError, ValidationFailedError
 from sync2books.models import (
     BatchStatus,
@@ -25,6 +24,7 @@ from sync2books.models import (
 from sync2books.sandbox.webhooks import retry_delay
 from tests.support.expenses import ledger_refs, make_expense, wait_for_batch
 from tests.support.sandbox import OTHER_KEY, SandboxServer, connect
+from tests.support.sandbox_client import SandboxClient
 from tests.support.webhook_receiver import Received, WebhookReceiver
 
 

@@ -1,4 +1,4 @@
-"""Money rules of the contract: decimals only, never more places than the currency's minor unit.
+"""Money rules both services share: decimals only, never more places than the currency's minor unit.
 
 The minor unit of each currency comes from Babel's CLDR data (ISO 4217 digits), so a currency
 that changes its minor unit is fixed by upgrading Babel, not by editing a table here.
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
+from typing import Annotated, Any
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 # Larger than any real expense; stops absurd numbers (1e400) before they reach a ledger.
 MAX_INTEGER_DIGITS = 15
@@ -70,3 +73,19 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 def format_money(amount: Decimal, currency: str, locale: str = "en_US") -> str:
     """ "$1,234.50", "¥1,200", "BHD 1.234": the amount in the currency's own format and minor unit."""
     return str(format_currency(quantize(amount, currency), currency, locale=locale))
+
+
+def json_number(value: Any) -> Decimal:
+    """An exact number from JSON or Python: an int or a Decimal, never a binary float, never NaN or infinite."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        if isinstance(value, float):
+            raise PydanticCustomError("float_money", "must be a Decimal, never a binary float")
+        raise PydanticCustomError("not_a_number", "must be a number")
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise PydanticCustomError("not_finite", "must be a finite number")
+    return amount
+
+
+# An amount in a pydantic model: a float handed to it is refused rather than rounded.
+Money = Annotated[Decimal, BeforeValidator(json_number)]
