@@ -52,7 +52,7 @@ from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
 from bot.slack_http import SlackEndpoint
 from codat.client import CodatClient
 from handlers import register_all
-from handlers.payloads import UNREADABLE
+from slack_ui.payloads import UNREADABLE
 from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient

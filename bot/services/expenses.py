@@ -456,9 +456,6 @@ def _receipt(record: ExpenseRecord, file_id: str, user_id: str) -> ReceiptRecord
     )
 
 
-MessageRefresher = Callable[[ExpenseRecord], Any]
-
-
 class ExpenseOutbox:
     """Sends waiting expenses; records what Sync2Books said; keeps each expense's message current."""
 
