@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -30,6 +30,7 @@ from bot.services.companies import CompanyService
 from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
+from bot.services.work import ExpenseMessageRefresh, WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, is_postgres
 from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
@@ -121,14 +122,14 @@ class ExpenseService:
         companies: CompanyService,
         reference: ReferenceData,
         access: AccessPolicy,
-        kick: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
         self._access = access
         self._companies = companies
         self._reference = reference
-        self._kick = kick
+        self._work = work
 
     @property
     def contact_types(self) -> tuple[str, ...]:
@@ -289,7 +290,7 @@ class ExpenseService:
             if twin is None:
                 raise
             return twin
-        self._kick()
+        self._work.expenses_waiting()
         return record
 
     async def _by_submission(self, submission_key: str) -> ExpenseRecord | None:
@@ -398,7 +399,7 @@ class ExpenseService:
                 "updated_at": utcnow(),
             }.items():
                 setattr(record, name, value)
-        self._kick()
+        self._work.expenses_waiting()
         return record
 
     async def recent_batches(self, channel_id: str, user_id: str, limit: int = 10) -> tuple[str, list[BatchSummary]]:
@@ -463,13 +464,13 @@ class ExpenseOutbox:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[ExpenseRecord], Any],
-        kick_receipts: Callable[[], None],
+        messages: ExpenseMessageRefresh,
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
-        self._refresh_message = refresh_message
-        self._kick_receipts = kick_receipts
+        self._messages = messages
+        self._work = work
 
     async def _claim(self) -> list[ExpenseRecord]:
         now = utcnow()
@@ -499,7 +500,7 @@ class ExpenseOutbox:
             for start in range(0, len(records), MAX_EXPENSES_PER_REQUEST):
                 accepted += await self._send(connection_id, records[start : start + MAX_EXPENSES_PER_REQUEST])
         if accepted:
-            self._kick_receipts()
+            self._work.receipts_waiting()
         return accepted
 
     async def _send(self, connection_id: str, records: list[ExpenseRecord]) -> int:
@@ -559,7 +560,7 @@ class ExpenseOutbox:
             statement = select(ExpenseRecord).where(col(ExpenseRecord.id).in_(expense_ids))
             records = list((await session.execute(statement)).scalars())
         for record in records:
-            await self._refresh_message(record)
+            await self._messages.refresh(record)
 
 
 async def _set(session: AsyncSession, expense_id: str, **values: Any) -> None:

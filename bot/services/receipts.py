@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
 from bot.services.refusals import Refusal
+from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
 from storage.tables import ExpenseRecord, ReceiptRecord, utcnow
@@ -57,15 +58,13 @@ class ReceiptService:
         backend: ExpenseSyncBackend,
         files: Files,
         access: AccessPolicy,
-        kick: Callable[[], None],
-        kick_uploads: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._access = access
         self._backend = backend
         self._files = files
-        self._kick = kick
-        self._kick_uploads = kick_uploads
+        self._work = work
 
     async def on_files_posted(
         self, channel_id: str, user_id: str, ts: str, thread_ts: str | None, file_ids: Sequence[str]
@@ -104,8 +103,8 @@ class ReceiptService:
                 else:
                     payload = {"file_id": file_id, "file_name": file.name, "thread_ts": reply_to}
                     await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
-        self._kick()
-        self._kick_uploads()
+        self._work.announcements_owed()
+        self._work.receipts_waiting()
 
     async def _rules_for(self, connection_id: str) -> ReceiptRules | None:
         """The receipt rules of the software behind a connection (the service decides them)."""
@@ -131,7 +130,7 @@ class ReceiptService:
             raise Refusal("You can attach receipts only to your own expenses.")
         async with self._db.session() as session:
             await self._add(session, expense, file_id, user_id)
-        self._kick_uploads()
+        self._work.receipts_waiting()
         return expense
 
     @staticmethod
@@ -240,4 +239,4 @@ class ReceiptService:
             await Announcements(session).owe(
                 f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload
             )
-        self._kick()
+        self._work.announcements_owed()
