@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from apiclient.retry import RetryPolicy  # noqa: E402
 from bot.services.announcements import AnnouncementSender  # noqa: E402
 from bot.services.batches import BatchWatcher  # noqa: E402
+from bot.services.work import NoMessagesToRefresh, NoWorkToSend  # noqa: E402
 from bot.slack import SlackNotifier, web_client  # noqa: E402
 from bot.sync2books_backend import Sync2BooksBackend  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -271,10 +272,7 @@ async def run(size: int, work: Path, fake: FakeSlack) -> dict[str, Any]:
         seeded_in = time.perf_counter() - started
         batch_ids = list(created)
 
-        async def nothing(record: Any) -> None:
-            return None
-
-        watcher = BatchWatcher(db, Sync2BooksBackend(client), nothing, lambda: None)
+        watcher = BatchWatcher(db, Sync2BooksBackend(client), NoMessagesToRefresh(), NoWorkToSend())
         naive = await naive_cycle(client, counted, batch_ids)
         ours = await our_cycle(watcher, counted)
         idle = await our_cycle(watcher, counted)

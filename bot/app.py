@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import httpx
@@ -36,7 +35,7 @@ from bot.services.batches import SUMMARY_AT, BatchWatcher
 from bot.services.companies import CompanyService
 from bot.services.connections import ConnectionService
 from bot.services.duplicates import DuplicateGuard
-from bot.services.expense_messages import ExpenseMessages
+from bot.services.expense_messages import ExpenseMessages, OutcomeThreads
 from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.home import HomeService
 from bot.services.leases import LookLeases
@@ -45,7 +44,7 @@ from bot.services.operations import Operations
 from bot.services.pacing import LookPace
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
-from bot.services.watching import ConnectionWatcher, link_message_now
+from bot.services.watching import ConnectionWatcher, LinkNews
 from bot.services.webhooks import CODAT, SYNC2BOOKS, WEBHOOK_PATH, WebhookInbox, WebhookSubscriber
 from bot.settings import DATA_DIR, EMBEDDED_SANDBOX_PATH, Settings
 from bot.slack import SlackDirectory, SlackFiles, SlackNotifier, web_client
@@ -53,7 +52,7 @@ from bot.slack_http import SlackEndpoint
 from bot.sync2books_backend import Sync2BooksBackend
 from codat.client import CodatClient
 from handlers import register_all
-from handlers.payloads import UNREADABLE
+from slack_ui.payloads import UNREADABLE
 from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
 from sync2books.client import Sync2BooksClient
@@ -109,8 +108,16 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.effective_database_url)
 
 
+SEND_ANNOUNCEMENTS = "send_announcements"
+SEND_EXPENSES = "send_expenses"
+UPLOAD_RECEIPTS = "upload_receipts"
+
+
 class Jobs:
-    """The scheduled jobs, guarded so that a failing run logs one line and the next run still comes."""
+    """The scheduled jobs, guarded so that a failing run logs one line and the next run still comes.
+
+    It is the services' ``WorkToSend``: told that work was stored, the job that does it runs now.
+    """
 
     def __init__(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -149,6 +156,16 @@ class Jobs:
         with contextlib.suppress(JobLookupError):
             self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
+    def announcements_owed(self) -> None:
+        self.run_soon(SEND_ANNOUNCEMENTS)
+
+    def expenses_waiting(self) -> None:
+        self.run_soon(SEND_EXPENSES)
+        self.announcements_owed()
+
+    def receipts_waiting(self) -> None:
+        self.run_soon(UPLOAD_RECEIPTS)
+
     async def stop(self) -> None:
         """Stop scheduling; let runs under way finish (their work is also safe to redo at the next start)."""
         if self.scheduler.running:
@@ -174,45 +191,36 @@ class BotRuntime:
         directory = SlackDirectory(self.slack)
         access = AccessPolicy(directory, settings.admin_user_ids)
 
-        def kick() -> None:
-            self.jobs.run_soon("send_announcements")
-
-        def kick_expenses() -> None:
-            self.jobs.run_soon("send_expenses")
-            kick()
-
-        def kick_receipts() -> None:
-            self.jobs.run_soon("upload_receipts")
-
+        work = self.jobs
         notifier = SlackNotifier(self.slack)
-        companies = CompanyService(self.db, self.backend, access, kick)
+        companies = CompanyService(self.db, self.backend, access, work)
         self.reference = ReferenceData(self.db, self.backend)
         messages = ExpenseMessages(self.db, notifier)
         files = SlackFiles(self.slack, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.services = Services(
             access=access,
             companies=companies,
-            connections=ConnectionService(self.db, self.backend, access, companies, kick),
+            connections=ConnectionService(self.db, self.backend, access, companies, work),
             home=HomeService(self.db, directory),
-            membership=Membership(self.db, directory, kick),
+            membership=Membership(self.db, directory, work),
             deliveries=DuplicateGuard(self.db),
-            expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, kick_expenses),
-            receipts=ReceiptService(self.db, self.backend, files, access, kick, kick_receipts),
+            expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, work),
+            receipts=ReceiptService(self.db, self.backend, files, access, work),
             reference=self.reference,
         )
-        self.outbox = ExpenseOutbox(self.db, self.backend, messages.refresh, kick_receipts)
-        self.batches = BatchWatcher(self.db, self.backend, messages.refresh, kick)
-        self.watcher = ConnectionWatcher(self.db, self.backend, kick)
+        self.outbox = ExpenseOutbox(self.db, self.backend, messages, work)
+        self.batches = BatchWatcher(self.db, self.backend, messages, work)
+        self.watcher = ConnectionWatcher(self.db, self.backend, work)
+        link_news = LinkNews(self.db)
         self.sender = AnnouncementSender(
             self.db,
             notifier,
-            prepare={
-                "expense_submitted": messages.prepare,
-                "expense_outcome": messages.thread_of,
-                "link_connected": partial(link_message_now, self.db),
-                "link_expired": partial(link_message_now, self.db),
+            around_send={
+                "expense_submitted": messages,
+                "expense_outcome": OutcomeThreads(messages),
+                "link_connected": link_news,
+                "link_expired": link_news,
             },
-            after_send={"expense_submitted": messages.after_send},
             floods={"expense_outcome": Flood("outcome_summary", SUMMARY_AT)},
         )
         self.bolt = AsyncApp(
@@ -307,12 +315,12 @@ class BotRuntime:
     def start_jobs(self) -> None:
         interval = self.settings.poll_interval_seconds
         self.jobs.every(interval, self._paced("connections", self.watcher.watch_connections), "watch_connections")
-        self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, "send_announcements")
-        self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, "send_expenses")
+        self.jobs.every(SEND_EVERY_SECONDS, self.sender.send_due, SEND_ANNOUNCEMENTS)
+        self.jobs.every(SEND_EVERY_SECONDS, self.outbox.send_waiting, SEND_EXPENSES)
         self.jobs.every(interval, self._paced("batches", self.batches.watch_sync_batches), "watch_sync_batches")
         if self.subscriber is not None and not self._subscribed:
             self.jobs.every(SUBSCRIBE_RETRY_SECONDS, self.subscriber.ensure, "subscribe_webhooks", now=False)
-        self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, "upload_receipts")
+        self.jobs.every(2 * SEND_EVERY_SECONDS, self.services.receipts.upload_waiting, UPLOAD_RECEIPTS)
         self.jobs.every(REFERENCE_REFRESH_SECONDS, self._refresh_reference, "refresh_reference_data")
         self.jobs.every(3600, self.services.deliveries.forget_old, "forget_old_deliveries")
         self.jobs.scheduler.start()

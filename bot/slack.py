@@ -20,7 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import CountedRateLimitRetries
 from bot.ports import DeliveryFailed, FileUnavailable, NotAMember, SlackFile, SlackUser
-from handlers import blocks
+from slack_ui.connections import auth_links_message
+from slack_ui.messages import announcement
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class SlackNotifier:
         self._client = client
 
     async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
-        text, message_blocks = blocks.announcement(kind, payload)
+        text, message_blocks = announcement(kind, payload)
         thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
         try:
             answer = await self._client.chat_postMessage(
@@ -124,7 +125,7 @@ class SlackNotifier:
 
     async def _edit_link_message(self, channel_id: str, ts: str, link_message: dict[str, Any]) -> None:
         """The used or expired link loses its button; a failure here costs only a stale button."""
-        text, message_blocks = blocks.auth_links_message(link_message)
+        text, message_blocks = auth_links_message(link_message)
         try:
             await self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=message_blocks)
         except SlackClientError as exc:
@@ -145,7 +146,7 @@ class SlackNotifier:
         return None
 
     async def update(self, kind: str, channel_id: str, ts: str, payload: dict[str, Any]) -> None:
-        text, message_blocks = blocks.announcement(kind, payload)
+        text, message_blocks = announcement(kind, payload)
         try:
             await self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=message_blocks)
         except SlackClientError as exc:

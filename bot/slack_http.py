@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 
-from handlers.payloads import form_payload, payload_problem
+from slack_ui.payloads import form_payload, payload_problem
 
 log = logging.getLogger(__name__)
 

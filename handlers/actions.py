@@ -7,33 +7,39 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.services import Services
-from handlers import blocks
+from handlers.context import services_of
 from handlers.replies import answering, guarded
+from slack_ui import connections, ids
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.action(blocks.DISCONNECT_CONFIRM)
-    @guarded
-    async def disconnect(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, channel = body["user"]["id"], body["channel"]["id"]
+def register(app: AsyncApp) -> None:
+    app.action(ids.DISCONNECT_CONFIRM)(disconnect)
+    app.action(ids.DISCONNECT_CANCEL)(cancel)
+    app.action(re.compile(f"^{ids.AUTH_LINK_ACTION}:"))(link_opened)
 
-        async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
-            await respond(text=text, blocks=message_blocks, replace_original=True, response_type="ephemeral")
 
-        async with answering(reply, "disconnecting"):
-            done = await services.connections.disconnect(user, channel, action["value"])
-            await reply(*blocks.disconnect_done(done.company_name, done.software_name))
+@guarded
+async def disconnect(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, context: dict[str, Any]
+) -> None:
+    await ack()
+    user, channel = body["user"]["id"], body["channel"]["id"]
 
-    @app.action(blocks.DISCONNECT_CANCEL)
-    @guarded
-    async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
-        await ack()
-        await respond(delete_original=True)
+    async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+        await respond(text=text, blocks=message_blocks, replace_original=True, response_type="ephemeral")
 
-    @app.action(re.compile(f"^{blocks.AUTH_LINK_ACTION}:"))
-    @guarded
-    async def link_opened(ack: AsyncAck) -> None:
-        # A URL button opens the link in the browser by itself; Slack still wants its click acknowledged.
-        await ack()
+    async with answering(reply, "disconnecting"):
+        done = await services_of(context).connections.disconnect(user, channel, action["value"])
+        await reply(*connections.disconnect_done(done.company_name, done.software_name))
+
+
+@guarded
+async def cancel(ack: AsyncAck, respond: AsyncRespond) -> None:
+    await ack()
+    await respond(delete_original=True)
+
+
+@guarded
+async def link_opened(ack: AsyncAck) -> None:
+    # A URL button opens the link in the browser by itself; Slack still wants its click acknowledged.
+    await ack()

@@ -8,17 +8,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
-from handlers import blocks
-from handlers.expenses import modal as expense_modal
-from handlers.replies import answering, guarded
+from handlers.context import services_of
+from handlers.expense_modal import modal as expense_modal
+from handlers.replies import Reply, answering, guarded
+from slack_ui import announcements, answers, connections, expense_messages, ids, register_modal
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.command("/sync2books")
-    @guarded
-    async def sync2books(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
-        await ack()
-        await run(services, command, respond, client)
+def register(app: AsyncApp) -> None:
+    app.command(ids.COMMAND)(sync2books)
+
+
+@guarded
+async def sync2books(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    await ack()
+    await run(services_of(context), command, respond, client)
 
 
 async def run(services: Services, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
@@ -38,7 +43,7 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
                     await services.companies.check_can_register(user, channel)
                     await client.views_open(
                         trigger_id=command["trigger_id"],
-                        view=blocks.register_modal(channel, services.connections.service_name),
+                        view=register_modal.register_modal(channel, services.connections.service_name),
                     )
             case "link":
                 await services.companies.link(user, channel, rest)
@@ -46,24 +51,26 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
             case "connect":
                 await services.connections.request_links(user, channel, rest)
             case "connections":
-                company_name, connections = await services.connections.list(channel, user)
-                await reply(*blocks.connections_list(company_name, connections))
+                company_name, found = await services.connections.list(channel, user)
+                await reply(*connections.connections_list(company_name, found))
             case "status":
                 company_name, batches = await services.expenses.recent_batches(channel, user)
-                await reply(*blocks.status_list(company_name, batches))
+                await reply(*expense_messages.status_list(company_name, batches))
             case "expense":
                 context = await services.expenses.start(channel, user)
                 await client.views_open(trigger_id=command["trigger_id"], view=expense_modal(context))
             case "disconnect":
                 prompt = await services.connections.prepare_disconnect(user, channel, rest)
                 await reply(
-                    *blocks.disconnect_confirmation(prompt.company_name, prompt.software_name, prompt.connection_id)
+                    *connections.disconnect_confirmation(
+                        prompt.company_name, prompt.software_name, prompt.connection_id
+                    )
                 )
             case _:
-                await reply(*blocks.usage(services.connections.service_name, services.connections.software_names()))
+                await reply(*answers.usage(services.connections.service_name, services.connections.software_names()))
 
 
-async def _invite_hint(services: Services, channel: str, user: str, reply: Any) -> None:
+async def _invite_hint(services: Services, channel: str, user: str, reply: Reply) -> None:
     """Said up front when the bot is not in the channel: what it will post there waits for the invitation."""
     if not await services.membership.check_member(channel, user):
-        await reply(*blocks.invite_needed({"channel_id": channel}))
+        await reply(*announcements.invite_needed({"channel_id": channel}))

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.services.refusals import Refusal
-from handlers import blocks
+from slack_ui.answers import refusal as refusal_message
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,11 @@ async def answering(reply: Reply, doing: str) -> Any:
     try:
         yield
     except Refusal as refusal:
-        await reply(*blocks.refusal(refusal))
+        await reply(*refusal_message(refusal))
     except Exception as exc:  # the last line of defence: log it, tell the user plainly
         log.error("failed while %s: %s: %s", doing, type(exc).__name__, exc)
         log.debug("details", exc_info=True)
-        await reply(*blocks.refusal(SOMETHING_WENT_WRONG))
+        await reply(*refusal_message(SOMETHING_WENT_WRONG))
 
 
 Listener = Callable[..., Awaitable[None]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from bot import metrics
 from bot.ports import DeliveryFailed, NotAMember, Notifier
 from bot.services.membership import INVITE_NEEDED, invite_key
+from bot.services.work import AroundSend
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, ClaimLost, Companies
 from storage.tables import Announcement, utcnow
@@ -36,10 +37,23 @@ SECONDS_PER_CHANNEL_MESSAGE = 1.0
 # At most this many announcements said by one summary (its payload stays small; the rest make the next one).
 MAX_FOLDED = 500
 
-# Per kind: ``prepare`` rebuilds a payload from current state just before posting (an expense's status may
-# have moved since it was owed); ``after_send`` records what the post made (the message's ts).
-Prepare = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-AfterSend = Callable[[dict[str, Any], str], Awaitable[None]]
+
+class _NothingAround(AroundSend):
+    pass
+
+
+NOTHING_AROUND = _NothingAround()
+
+
+class LinkMessageRecorded(AroundSend):
+    """Once the links are posted, each remembers its message: the watcher edits it once a link is used or expires."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def after_send(self, payload: dict[str, Any], ts: str) -> None:
+        async with self._db.session() as session:
+            await AuthLinks(session).set_message([link["id"] for link in payload["links"]], ts)
 
 
 @dataclass(frozen=True)
@@ -62,14 +76,13 @@ class AnnouncementSender:
         *,
         pace: float = SECONDS_PER_CHANNEL_MESSAGE,
         clock: Callable[[], float] = time.monotonic,
-        prepare: dict[str, Prepare] | None = None,
-        after_send: dict[str, AfterSend] | None = None,
+        around_send: Mapping[str, AroundSend] | None = None,
         floods: dict[str, Flood] | None = None,
     ) -> None:
+        """``around_send``: per kind, what is done just before and just after its post (AroundSend)."""
         self._db = db
         self._notifier = notifier
-        self._prepare = prepare or {}
-        self._after_send = {"auth_links": self._remember_link_message, **(after_send or {})}
+        self._around_send: dict[str, AroundSend] = {"auth_links": LinkMessageRecorded(db), **(around_send or {})}
         self._floods = floods or {}
         self._pace = pace
         self._clock = clock
@@ -137,9 +150,9 @@ class AnnouncementSender:
     async def _send(self, announcement: Announcement, *, turn_taken: bool = False) -> int:
         key, channel, kind = announcement.key, announcement.channel_id, announcement.kind
         payload = announcement.payload
+        around = self._around_send.get(kind, NOTHING_AROUND)
         try:
-            if kind in self._prepare:
-                payload = await self._prepare[kind](payload)
+            payload = await around.before_send(payload)
             ts = await self._notifier.find_delivered(channel, key) if announcement.attempts > 1 else None
             if ts is None:
                 if not turn_taken:
@@ -164,8 +177,7 @@ class AnnouncementSender:
         async with self._db.session() as session:
             await Announcements(session).sent(key, ts)
         metrics.ANNOUNCEMENTS.labels("sent").inc()
-        if kind in self._after_send:
-            await self._after_send[kind](payload, ts)
+        await around.after_send(payload, ts)
         return 1
 
     async def _await_member(self, announcement: Announcement) -> None:
@@ -180,11 +192,6 @@ class AnnouncementSender:
                 await Announcements(session).owe(
                     invite_key(channel, asker), asker, INVITE_NEEDED, {"channel_id": channel}
                 )
-
-    async def _remember_link_message(self, payload: dict[str, Any], ts: str) -> None:
-        """The watcher edits this message once a link is used or expires."""
-        async with self._db.session() as session:
-            await AuthLinks(session).set_message([link["id"] for link in payload["links"]], ts)
 
     async def _wait_turn(self, channel: str) -> None:
         last = self._last_post.get(channel)

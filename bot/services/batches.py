@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import metrics
 from bot.backend import BatchExpense, ExpenseSyncBackend, ExpenseSyncError, OpenBatch, SyncBatch
+from bot.services.work import ExpenseMessageRefresh, WorkToSend
 from storage.db import Database
 from storage.repositories import FINISHED, Announcements, BatchMove, Expenses, WatchCursors
 from storage.tables import OutboxExpense, utcnow
@@ -63,13 +63,13 @@ class BatchWatcher:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[OutboxExpense], Awaitable[Any]],
-        kick: Callable[[], None],
+        messages: ExpenseMessageRefresh,
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
-        self._refresh_message = refresh_message
-        self._kick = kick
+        self._messages = messages
+        self._work = work
         self._failures = 0
         self._skip = 0
         self._waiting: list[tuple[list[SyncBatch], asyncio.Future[None]]] = []
@@ -103,7 +103,7 @@ class BatchWatcher:
         if listed:
             await self._move_cursor(max(listed))
         if owed:
-            self._kick()
+            self._work.announcements_owed()
         metrics.look_finished("batches")
         return owed
 
@@ -131,7 +131,7 @@ class BatchWatcher:
                         done.set_exception(exc)
                 continue
             if owed:
-                self._kick()
+                self._work.announcements_owed()
             for _, done in taken:
                 if not done.done():
                     done.set_result(None)
@@ -233,7 +233,7 @@ class BatchWatcher:
                 async with self._db.session() as session:
                     current = await Expenses(session).get(expense_id)
                 if current is not None:
-                    await self._refresh_message(current)
+                    await self._messages.refresh(current)
             except Exception as exc:  # a stale message is the only cost; the next change edits it again
                 log.warning("could not edit the message of expense %s: %s: %s", expense_id, type(exc).__name__, exc)
 

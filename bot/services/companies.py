@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.backend import Company, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
@@ -11,6 +10,7 @@ from bot.services.access import AccessPolicy
 from bot.services.observed import connection_record
 from bot.services.refusals import NotLinked, Refusal, backend_trouble
 from bot.services.text import control_character_problem
+from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections
 from storage.tables import CompanyRecord, utcnow
@@ -62,12 +62,12 @@ class CompanyService:
         db: Database,
         backend: ExpenseSyncBackend,
         access: AccessPolicy,
-        kick: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
         self._access = access
-        self._kick = kick
+        self._work = work
 
     async def resolve(self, channel_id: str | None, user_id: str) -> LinkedCompany:
         """The company a command acts on: the channel's, or in a direct message (or a shortcut, which has no
@@ -196,5 +196,5 @@ class CompanyService:
                 "user_id": user_id,
             }
             await Announcements(session).owe(f"{kind}:{company.id}:{channel_id}", channel_id, kind, payload)
-        self._kick()
+        self._work.announcements_owed()
         return True

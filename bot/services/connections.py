@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from apiclient import wire
@@ -13,6 +12,7 @@ from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.observed import connection_record
 from bot.services.refusals import Refusal, backend_trouble
+from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Connections
 from storage.tables import AuthLinkRecord, utcnow
@@ -53,13 +53,13 @@ class ConnectionService:
         backend: ExpenseSyncBackend,
         access: AccessPolicy,
         companies: CompanyService,
-        kick: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
         self._access = access
         self._companies = companies
-        self._kick = kick
+        self._work = work
 
     @property
     def service_name(self) -> str:
@@ -126,7 +126,7 @@ class ConnectionService:
         async with self._db.session() as session:
             await AuthLinks(session).add(*records)
             await Announcements(session).owe(f"auth_links:{records[0].id}", channel_id, "auth_links", payload)
-        self._kick()
+        self._work.announcements_owed()
         return softwares
 
     async def list(self, channel_id: str, user_id: str) -> tuple[str, list[ServiceConnection]]:
@@ -191,7 +191,7 @@ class ConnectionService:
             }
             key = f"disconnected:{connection.id}:{wire.utc_z(connection.updated_at)}"
             await Announcements(session).owe(key, channel_id, "disconnected_by_user", payload)
-        self._kick()
+        self._work.announcements_owed()
         return DisconnectPrompt(company.name, connection.id, connection.platform_name)
 
     async def _mark_disconnecting(self, company_id: str, connection_id: str) -> str | None:

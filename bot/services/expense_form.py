@@ -83,10 +83,15 @@ class ExpenseInput:
     post_as_draft: bool = False
 
 
+def line_field(index: int, name: str) -> str:
+    """The field of line ``index`` (0-based) named ``name`` ("account", "tax_rate", "net", "tax", "tracking",
+    "invoice_to"), as errors name it and the modal's block ids spell it."""
+    return f"line{index}_{name}"
+
+
 class FormErrors(Exception):
     """errors: field -> message; fields are "type", "issue_date", "currency", "currency_rate", "merchant",
-    "contact", "bank_account", "notes", "lines", and per line i (0-based) f"line{i}_account", f"line{i}_tax_rate",
-    f"line{i}_net", f"line{i}_tax", f"line{i}_tracking", f"line{i}_invoice_to"."""
+    "contact", "bank_account", "notes", "lines", and per line i (0-based) ``line_field(i, name)``."""
 
     errors: dict[str, str]
 
@@ -363,36 +368,35 @@ def _lines(lines: tuple[LineInput, ...], currency: str | None, errors: dict[str,
 
 
 def _line(index: int, line: LineInput, currency: str | None, errors: dict[str, str]) -> ExpenseLine | None:
-    field = f"line{index}_"
     problems: dict[str, str] = {}
 
     account = _given(line.account_id)
     if account is None or len(account) > _MAX_REF_ID:
-        problems[field + "account"] = "Choose an account."
+        problems[line_field(index, "account")] = "Choose an account."
     tax_rate = _given(line.tax_rate_id)
     if tax_rate is None or len(tax_rate) > _MAX_REF_ID:
-        problems[field + "tax_rate"] = "Choose a tax rate."
+        problems[line_field(index, "tax_rate")] = "Choose a tax rate."
 
     amounts: dict[str, Decimal] = {}
     for name, text, label in (("net", line.net_amount, "Net amount"), ("tax", line.tax_amount, "Tax amount")):
         try:
             amounts[name] = _parse_amount(text, currency, label)
         except ValueError as problem:
-            problems[field + name] = str(problem)
+            problems[line_field(index, name)] = str(problem)
     net, tax = amounts.get("net"), amounts.get("tax")
     if net is not None and tax is not None and net >= 0 > tax:
-        problems[field + "tax"] = "Tax amount can't be negative when the net amount isn't."
+        problems[line_field(index, "tax")] = "Tax amount can't be negative when the net amount isn't."
 
     # A repeated category would be posted twice; Slack's multi-select never sends one, so drop it quietly.
     tracking_ids = list(dict.fromkeys(filter(None, map(_given, line.tracking_ids))))
     if len(tracking_ids) > _MAX_TRACKING:
-        problems[field + "tracking"] = f"Choose at most {_MAX_TRACKING} tracking categories."
+        problems[line_field(index, "tracking")] = f"Choose at most {_MAX_TRACKING} tracking categories."
     elif any(len(tracking_id) > _MAX_REF_ID for tracking_id in tracking_ids):
-        problems[field + "tracking"] = "Choose tracking categories from the list."
+        problems[line_field(index, "tracking")] = "Choose tracking categories from the list."
 
     invoice_to = _given(line.invoice_to_id)
     if invoice_to is not None and len(invoice_to) > _MAX_REF_ID:
-        problems[field + "invoice_to"] = "Choose a customer from the list."
+        problems[line_field(index, "invoice_to")] = "Choose a customer from the list."
 
     errors.update(problems)
     if problems or account is None or tax_rate is None or net is None or tax is None:

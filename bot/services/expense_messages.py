@@ -6,38 +6,47 @@ from typing import Any
 
 from bot.ports import Notifier
 from bot.services.expenses import summary
+from bot.services.work import AroundSend
 from storage.db import Database
 from storage.repositories import Expenses
 from storage.tables import OutboxExpense
 
 
-class ExpenseMessages:
+class ExpenseMessages(AroundSend):
+    """The message of ``expense_submitted``: posted as the expense stands, its ts kept, rewritten as it moves."""
+
     def __init__(self, db: Database, notifier: Notifier) -> None:
         self._db = db
         self._notifier = notifier
 
-    async def _record(self, expense_id: str) -> OutboxExpense | None:
+    async def record(self, expense_id: str) -> OutboxExpense | None:
         async with self._db.session() as session:
             return await Expenses(session).get(expense_id)
 
-    async def prepare(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def before_send(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The message as the expense stands now, not as it stood when the message was owed."""
-        record = await self._record(payload["expense_id"])
+        record = await self.record(payload["expense_id"])
         return summary(record) if record is not None else payload
-
-    async def thread_of(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """An outcome goes in its expense's thread, which may have been posted after the outcome was owed."""
-        record = await self._record(payload["expense_id"])
-        return {**payload, "thread_ts": record.message_ts} if record is not None and record.message_ts else payload
 
     async def after_send(self, payload: dict[str, Any], ts: str) -> None:
         async with self._db.session() as session:
             await Expenses(session).set_message(payload["expense_id"], ts)
         # The expense may have moved while the message was on its way: bring it up to date now.
-        record = await self._record(payload["expense_id"])
+        record = await self.record(payload["expense_id"])
         if record is not None and summary(record) != payload:
             await self.refresh(record)
 
     async def refresh(self, record: OutboxExpense) -> None:
         if record.message_ts:
             await self._notifier.update("expense", record.channel_id, record.message_ts, summary(record))
+
+
+class OutcomeThreads(AroundSend):
+    """An ``expense_outcome`` goes in its expense's thread, which may have been posted after the outcome was owed."""
+
+    def __init__(self, messages: ExpenseMessages) -> None:
+        self._messages = messages
+
+    async def before_send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        record = await self._messages.record(payload["expense_id"])
+        return {**payload, "thread_ts": record.message_ts} if record is not None and record.message_ts else payload

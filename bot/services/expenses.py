@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -37,6 +37,7 @@ from bot.services.companies import CompanyService
 from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
+from bot.services.work import ExpenseMessageRefresh, WorkToSend
 from money import format_money
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts, StoreConflict
@@ -119,14 +120,14 @@ class ExpenseService:
         companies: CompanyService,
         reference: ReferenceData,
         access: AccessPolicy,
-        kick: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
         self._access = access
         self._companies = companies
         self._reference = reference
-        self._kick = kick
+        self._work = work
 
     @property
     def contact_types(self) -> tuple[str, ...]:
@@ -285,7 +286,7 @@ class ExpenseService:
             if twin is None:
                 raise
             return twin
-        self._kick()
+        self._work.expenses_waiting()
         return record
 
     async def _by_submission(self, submission_key: str) -> OutboxExpense | None:
@@ -386,7 +387,7 @@ class ExpenseService:
                 total=str(total_of(expense)),
                 merchant=expense.merchant_name,
             )
-        self._kick()
+        self._work.expenses_waiting()
         return record
 
     async def recent_batches(self, channel_id: str, user_id: str, limit: int = 10) -> tuple[str, list[BatchSummary]]:
@@ -420,9 +421,6 @@ class ExpenseService:
             return await Expenses(session).get(expense_id)
 
 
-MessageRefresher = Callable[[OutboxExpense], Any]
-
-
 class ExpenseOutbox:
     """Sends waiting expenses; records what Sync2Books said; keeps each expense's message current."""
 
@@ -430,13 +428,13 @@ class ExpenseOutbox:
         self,
         db: Database,
         backend: ExpenseSyncBackend,
-        refresh_message: Callable[[OutboxExpense], Any],
-        kick_receipts: Callable[[], None],
+        messages: ExpenseMessageRefresh,
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._backend = backend
-        self._refresh_message = refresh_message
-        self._kick_receipts = kick_receipts
+        self._messages = messages
+        self._work = work
 
     async def _claim(self) -> list[OutboxExpense]:
         async with self._db.session() as session:
@@ -453,7 +451,7 @@ class ExpenseOutbox:
             for start in range(0, len(records), MAX_EXPENSES_PER_REQUEST):
                 accepted += await self._send(connection_id, records[start : start + MAX_EXPENSES_PER_REQUEST])
         if accepted:
-            self._kick_receipts()
+            self._work.receipts_waiting()
         return accepted
 
     async def _send(self, connection_id: str, records: list[OutboxExpense]) -> int:
@@ -504,7 +502,7 @@ class ExpenseOutbox:
         async with self._db.session() as session:
             records = await Expenses(session).get_many(expense_ids)
         for record in records:
-            await self._refresh_message(record)
+            await self._messages.refresh(record)
 
 
 _ITEM = re.compile(r"^\[(\d+)\]")

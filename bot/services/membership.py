@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from bot.ports import Directory
+from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements
 
@@ -15,10 +15,10 @@ log = logging.getLogger(__name__)
 
 
 class Membership:
-    def __init__(self, db: Database, directory: Directory, kick: Callable[[], None]) -> None:
+    def __init__(self, db: Database, directory: Directory, work: WorkToSend) -> None:
         self._db = db
         self._directory = directory
-        self._kick = kick
+        self._work = work
 
     async def check_member(self, channel_id: str, user_id: str) -> bool:
         """Whether the bot is in the channel. When it is not, the caller tells the person now, and this records
@@ -37,7 +37,7 @@ class Membership:
             resumed = await Announcements(session).resume_channel(channel_id)
         if resumed:
             log.info("invited to %s: %d message(s) waiting there go out now", channel_id, resumed)
-            self._kick()
+            self._work.announcements_owed()
         return resumed
 
 

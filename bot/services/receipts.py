@@ -8,7 +8,7 @@ scheduled jobs; the person is told only when a file finally cannot be attached.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from apiclient import wire
@@ -17,6 +17,7 @@ from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
 from bot.services.refusals import Refusal
+from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements, Companies, Connections, Expenses, Receipts
 from storage.tables import OutboxExpense, ReceiptRecord, utcnow
@@ -46,15 +47,13 @@ class ReceiptService:
         backend: ExpenseSyncBackend,
         files: Files,
         access: AccessPolicy,
-        kick: Callable[[], None],
-        kick_uploads: Callable[[], None],
+        work: WorkToSend,
     ) -> None:
         self._db = db
         self._access = access
         self._backend = backend
         self._files = files
-        self._kick = kick
-        self._kick_uploads = kick_uploads
+        self._work = work
 
     async def on_files_posted(
         self, channel_id: str, user_id: str, ts: str, thread_ts: str | None, file_ids: Sequence[str]
@@ -90,8 +89,8 @@ class ReceiptService:
                 else:
                     payload = {"file_id": file_id, "file_name": file.name, "thread_ts": reply_to}
                     await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
-        self._kick()
-        self._kick_uploads()
+        self._work.announcements_owed()
+        self._work.receipts_waiting()
 
     async def _rules_for(self, connection_id: str) -> ReceiptRules | None:
         """The receipt rules of the software behind a connection (the service decides them)."""
@@ -117,7 +116,7 @@ class ReceiptService:
             raise Refusal("You can attach receipts only to your own expenses.")
         async with self._db.session() as session:
             await Receipts(session).attach_once(expense, file_id, user_id)
-        self._kick_uploads()
+        self._work.receipts_waiting()
         return expense
 
     async def upload_waiting(self) -> int:
@@ -178,4 +177,4 @@ class ReceiptService:
             await Announcements(session).owe(
                 f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload
             )
-        self._kick()
+        self._work.announcements_owed()

@@ -7,7 +7,6 @@ so two looks (two cycles, two processes, a restart in between) never report it t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from bot.backend import ConnectionStatus, ExpenseSyncBackend, ExpenseSyncError, 
 from bot.logs import log_context
 from bot.services.connections import DISCONNECTING, FOR_CONNECTION, signature
 from bot.services.observed import connection_record
+from bot.services.work import AroundSend, WorkToSend
 from bot.software import SoftwareCatalog
 from storage.db import Database
 from storage.repositories import Announcements, AuthLinks, Companies, Connections
@@ -56,10 +56,10 @@ class _Backoff:
 
 
 class ConnectionWatcher:
-    def __init__(self, db: Database, backend: ExpenseSyncBackend, kick: Callable[[], None]) -> None:
+    def __init__(self, db: Database, backend: ExpenseSyncBackend, work: WorkToSend) -> None:
         self._db = db
         self._backend = backend
-        self._kick = kick
+        self._work = work
         self._backoff = _Backoff()
 
     async def watch_connections(self) -> int:
@@ -83,7 +83,7 @@ class ConnectionWatcher:
                 self._backoff.succeeded(company.id)
                 owed += await self._record(company, connections, pending.get(company.id, []))
         if owed:
-            self._kick()
+            self._work.announcements_owed()
         metrics.look_finished("connections")
         return owed
 
@@ -96,7 +96,7 @@ class ConnectionWatcher:
             pending = [link for link in await AuthLinks(session).pending() if link.company_id == company_id]
         owed = await self._record(company, await self._backend.connections(company_id), pending)
         if owed:
-            self._kick()
+            self._work.announcements_owed()
         return owed
 
     async def _record(
@@ -253,6 +253,16 @@ async def link_message_now(db: Database, payload: dict[str, Any]) -> dict[str, A
         "link_message_ts": link.message_ts,
         "link_message": {**message, "links": _link_entries(siblings, states)},
     }
+
+
+class LinkNews(AroundSend):
+    """``link_connected`` and ``link_expired``: the link message they edit, looked up again just before posting."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def before_send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return await link_message_now(self._db, payload)
 
 
 def _connection_payload(

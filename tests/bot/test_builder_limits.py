@@ -21,7 +21,17 @@ from bot.services.expense_form import FormErrors
 from bot.services.expenses import BatchSummary, _with_lines_not_shown
 from bot.services.home import HomeCompany, HomeConnection
 from bot.services.refusals import Refusal
-from handlers import blocks
+from slack_ui import (
+    announcements,
+    answers,
+    connections,
+    expense_messages,
+    expense_modal,
+    home,
+    receipts,
+    register_modal,
+    text,
+)
 from sync2books.models import ConnectionErrorInfo, ConnectionStatus
 from tests.support import block_kit
 from tests.support.expenses import LedgerRefs, expense_data, make_expense
@@ -63,7 +73,7 @@ def test_forty_linked_companies_make_a_home_tab_slack_publishes() -> None:
         for n in range(40)
     ]
     recent = [{"merchant": "Taxi", "total": "£1.00", "state": "waiting", "status": None}] * 5
-    view = blocks.home_view(companies, recent)
+    view = home.home_view(companies, recent)
     assert block_kit.view_errors(view, home=True) == []
     shown = text_of(view)
     assert "Company 30 & Sons" in shown and "Company 31 & Sons" not in shown
@@ -75,18 +85,18 @@ def test_a_five_thousand_character_error_is_shortened_in_every_message_that_carr
     assert len(LONG_ERROR) > 5000
     failed = {"merchant": "Taxi", "total": "£1.00", "status": "FAILED", "error_message": LONG_ERROR}
     built = {
-        "expense_outcome": blocks.expense_outcome({**failed, "expense_id": "e1"}),
-        "expense_message": blocks.expense_message(
+        "expense_outcome": expense_messages.expense_outcome({**failed, "expense_id": "e1"}),
+        "expense_message": expense_messages.expense_message(
             {**failed, "user_id": "UADMIN", "state": "accepted", "expense_id": "e1"}
         ),
-        "connection_lost": blocks.connection_lost(
+        "connection_lost": connections.connection_lost(
             {**failed, "software_name": "Xero", "company_name": "Acme", "command": "xero", "status": "ERROR"}
         ),
-        "outcome_summary": blocks.outcome_summary(
+        "outcome_summary": expense_messages.outcome_summary(
             {"outcomes": [{**failed, "expense_id": f"e{n}", "user_id": "UADMIN"} for n in range(30)]}
         ),
-        "receipt_note": blocks.receipt_note({"text": f"I could not attach receipt.pdf: {LONG_ERROR}"}),
-        "refusal": blocks.refusal(Refusal("Sync2Books did not accept that: {problems}.", problems=LONG_ERROR)),
+        "receipt_note": receipts.receipt_note({"text": f"I could not attach receipt.pdf: {LONG_ERROR}"}),
+        "refusal": answers.refusal(Refusal("Sync2Books did not accept that: {problems}.", problems=LONG_ERROR)),
     }
     for name, message in built.items():
         assert message_problems(message) == [], name
@@ -95,19 +105,19 @@ def test_a_five_thousand_character_error_is_shortened_in_every_message_that_carr
 
 
 def test_thirty_connections_are_listed_as_many_as_fit_then_and_n_more() -> None:
-    built = blocks.connections_list("Acme", [connection(n) for n in range(30)])
+    built = connections.connections_list("Acme", [connection(n) for n in range(30)])
     assert message_problems(built) == []
     shown = text_of({"blocks": built[1]})
     assert "Xero & Co <0>" in shown and "Xero & Co <29>" not in shown
     assert "more connections" in shown
-    few = text_of({"blocks": blocks.connections_list("Acme", [connection(n, None) for n in range(15)])[1]})
+    few = text_of({"blocks": connections.connections_list("Acme", [connection(n, None) for n in range(15)])[1]})
     assert "Xero & Co <14>" in few and "more connections" not in few  # short lines: all fifteen fit
 
 
 def test_a_twenty_line_fix_and_retry_holds_the_lines_that_fit_and_says_so() -> None:
     context = _expense_context(lines=20)
     line = {"account": ("acc-1", "Travel"), "tax_rate": ("tax-1", "20%"), "net": "10.00", "tax": "2.00"}
-    view = blocks.expense_modal(context, today="2026-12-02", prefill={"lines": [line] * 20, "merchant": "Taxi"})
+    view = expense_modal.expense_modal(context, today="2026-12-02", prefill={"lines": [line] * 20, "merchant": "Taxi"})
     assert block_kit.view_errors(view) == []
     ids = {b.get("block_id") for b in view["blocks"]}
     assert "line11_account" in ids and "line12_account" not in ids
@@ -131,18 +141,18 @@ def test_the_lines_a_fix_and_retry_could_not_show_are_sent_again_as_they_were() 
 
 def test_a_link_message_for_more_software_than_a_message_holds_caps_the_buttons() -> None:
     link = {"software": "XERO", "name": "Xero", "url": "https://x.example/a", "expires_at": None}
-    built = blocks.auth_links_message({"company_name": "Acme", "user_id": "UADMIN", "links": [link] * 60})
+    built = connections.auth_links_message({"company_name": "Acme", "user_id": "UADMIN", "links": [link] * 60})
     assert message_problems(built) == []
     assert "…and 13 more" in text_of({"blocks": built[1]})
 
 
 def test_shortening_never_cuts_an_escape_in_two() -> None:
     for limit in range(1, 30):
-        shortened = blocks.escape("&<>" * 20, limit)
+        shortened = text.escape("&<>" * 20, limit)
         assert len(shortened) <= limit and shortened.endswith("…")
         body = shortened.removesuffix("…")
         assert body.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "") == ""
-    assert blocks.escape("fits & fine", 20) == "fits &amp; fine"
+    assert text.escape("fits & fine", 20) == "fits &amp; fine"
 
 
 # --------------------------------------------------------------------------- any input, every builder
@@ -260,25 +270,28 @@ modal_lines = st.builds(
 
 MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]], st.SearchStrategy[Any]]] = {
     "company_registered": (
-        blocks.company_registered,
+        announcements.company_registered,
         st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS, "company_id": TEXTS}),
     ),
-    "company_linked": (blocks.company_linked, st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS})),
+    "company_linked": (announcements.company_linked, st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS})),
     "auth_links": (
-        blocks.auth_links_message,
+        connections.auth_links_message,
         st.fixed_dictionaries({"company_name": TEXTS, "user_id": USERS, "links": st.lists(links, max_size=60)}),
     ),
-    "link_connected": (blocks.link_connected, st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS})),
+    "link_connected": (
+        connections.link_connected,
+        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS}),
+    ),
     "link_expired": (
-        blocks.link_expired,
+        connections.link_expired,
         st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}),
     ),
     "connection_restored": (
-        blocks.connection_restored,
+        connections.connection_restored,
         st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS}),
     ),
     "connection_lost": (
-        blocks.connection_lost,
+        connections.connection_lost,
         st.fixed_dictionaries(
             {
                 "software_name": TEXTS,
@@ -290,11 +303,11 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
         ),
     ),
     "disconnected_by_user": (
-        blocks.disconnected_by_user,
+        connections.disconnected_by_user,
         st.fixed_dictionaries({"user_id": USERS, "software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}),
     ),
     "expense_message": (
-        blocks.expense_message,
+        expense_messages.expense_message,
         st.builds(
             lambda user, merchant, total, state, accounting, error: {
                 "user_id": user,
@@ -314,15 +327,18 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
             st.none() | TEXTS,
         ),
     ),
-    "invite_needed": (blocks.invite_needed, st.fixed_dictionaries({"channel_id": IDS.map("C{}".format) | TEXTS})),
-    "receipt_offer": (blocks.receipt_offer, st.fixed_dictionaries({"file_name": TEXTS, "file_id": IDS})),
-    "receipt_note": (blocks.receipt_note, st.fixed_dictionaries({"text": TEXTS})),
+    "invite_needed": (
+        announcements.invite_needed,
+        st.fixed_dictionaries({"channel_id": IDS.map("C{}".format) | TEXTS}),
+    ),
+    "receipt_offer": (receipts.receipt_offer, st.fixed_dictionaries({"file_name": TEXTS, "file_id": IDS})),
+    "receipt_note": (receipts.receipt_note, st.fixed_dictionaries({"text": TEXTS})),
     "expense_outcome": (
-        blocks.expense_outcome,
+        expense_messages.expense_outcome,
         outcomes.map(lambda o: {**o, "accounting_id": o["merchant"]}),
     ),
     "outcome_summary": (
-        blocks.outcome_summary,
+        expense_messages.outcome_summary,
         st.fixed_dictionaries({"outcomes": st.lists(outcomes, min_size=1, max_size=60)}),
     ),
 }
@@ -350,40 +366,40 @@ def test_every_announcement_builder_builds_only_what_slack_accepts(name: str) ->
 @FAST
 @given(company=TEXTS, found=st.lists(service_connections, max_size=60))
 def test_connections_list_any_input(company: str, found: list[ServiceConnection]) -> None:
-    _check_message(blocks.connections_list(company, found))
+    _check_message(connections.connections_list(company, found))
 
 
 @FAST
 @given(company=TEXTS, software=TEXTS, connection_id=IDS)
 def test_disconnect_messages_any_input(company: str, software: str, connection_id: str) -> None:
-    _check_message(blocks.disconnect_confirmation(company, software, connection_id))
-    _check_message(blocks.disconnect_done(company, software))
+    _check_message(connections.disconnect_confirmation(company, software, connection_id))
+    _check_message(connections.disconnect_done(company, software))
 
 
 @FAST
 @given(company=TEXTS, found=st.lists(batches, max_size=60))
 def test_status_list_any_input(company: str, found: list[BatchSummary]) -> None:
-    _check_message(blocks.status_list(company, found))
+    _check_message(expense_messages.status_list(company, found))
 
 
 @FAST
 @given(values=st.dictionaries(st.sampled_from(["name", "what", "problems"]), TEXTS, min_size=1))
 def test_refusals_any_input(values: dict[str, str]) -> None:
     template = "We could not do it for *{name}*: {what} ({problems})."
-    _check_message(blocks.refusal(Refusal(template, **{k: values.get(k, "") for k in ("name", "what", "problems")})))
-    _check_message(blocks.refusal(next(iter(values.values()))))
+    _check_message(answers.refusal(Refusal(template, **{k: values.get(k, "") for k in ("name", "what", "problems")})))
+    _check_message(answers.refusal(next(iter(values.values()))))
 
 
 @FAST
 @given(service=TEXTS, software=TEXTS)
 def test_usage_any_input(service: str, software: str) -> None:
-    _check_message(blocks.usage(service, software))
+    _check_message(answers.usage(service, software))
 
 
 @FAST
 @given(companies=st.lists(home_companies, max_size=60), recent=recent_expenses)
 def test_home_view_any_input(companies: list[HomeCompany], recent: list[dict[str, Any]]) -> None:
-    assert block_kit.view_errors(blocks.home_view(companies, recent), home=True) == []
+    assert block_kit.view_errors(home.home_view(companies, recent), home=True) == []
 
 
 @FAST
@@ -417,8 +433,8 @@ def test_expense_modal_any_input(
     )
     prefill = {"merchant": merchant, "lines": prefill_lines, "contact": ("sup-1", merchant), "notes": merchant}
     for built in (
-        blocks.expense_modal(context, today="2026-12-02", currency=currency),
-        blocks.expense_modal(context, today="2026-12-02", prefill=prefill),
+        expense_modal.expense_modal(context, today="2026-12-02", currency=currency),
+        expense_modal.expense_modal(context, today="2026-12-02", prefill=prefill),
     ):
         assert block_kit.view_errors(built) == []
 
@@ -433,10 +449,10 @@ def test_expense_modal_any_input(
 )
 def test_attach_modal_any_input(expenses: list[dict[str, Any]], file_id: str) -> None:
     chosen = [{**e, "expense_id": f"e{n}"} for n, e in enumerate(expenses)]
-    assert block_kit.view_errors(blocks.attach_modal(file_id, chosen)) == []
+    assert block_kit.view_errors(receipts.attach_modal(file_id, chosen)) == []
 
 
 @FAST
 @given(channel=IDS, service=TEXTS)
 def test_register_modal_any_input(channel: str, service: str) -> None:
-    assert block_kit.view_errors(blocks.register_modal(channel, service)) == []
+    assert block_kit.view_errors(register_modal.register_modal(channel, service)) == []

@@ -14,7 +14,7 @@ from bot.backend import ServiceConnection
 from bot.services.expenses import BatchSummary
 from bot.services.home import HomeCompany, HomeConnection
 from bot.services.refusals import Refusal
-from handlers import blocks
+from slack_ui import announcements, answers, connections, expense_messages, expense_modal, home, receipts, text
 from sync2books.models import ConnectionErrorInfo, ConnectionStatus
 from tests.support.bot import ADMIN, CHANNEL, RunningBot
 from tests.support.expense_modal import company_with_xero, filled, open_expense_modal
@@ -54,21 +54,23 @@ def _connection(**changes: Any) -> ServiceConnection:
 
 
 BUILDERS: dict[str, Callable[[], Any]] = {
-    "company_registered": lambda: blocks.company_registered(
+    "company_registered": lambda: announcements.company_registered(
         {"user_id": "UADMIN", "company_name": HOSTILE, "company_id": "id"}
     ),
-    "company_linked": lambda: blocks.company_linked({"user_id": "UADMIN", "company_name": HOSTILE}),
-    "auth_links": lambda: blocks.auth_links_message(
+    "company_linked": lambda: announcements.company_linked({"user_id": "UADMIN", "company_name": HOSTILE}),
+    "auth_links": lambda: connections.auth_links_message(
         {
             "company_name": HOSTILE,
             "user_id": "UADMIN",
             "links": [{"software": "XERO", "name": HOSTILE, "url": "https://x.example/link", "expires_at": None}],
         }
     ),
-    "link_connected": lambda: blocks.link_connected({"software_name": HOSTILE, "company_name": HOSTILE}),
-    "link_expired": lambda: blocks.link_expired({"software_name": HOSTILE, "company_name": HOSTILE, "command": "x"}),
-    "connection_restored": lambda: blocks.connection_restored({"software_name": HOSTILE, "company_name": HOSTILE}),
-    "connection_lost_error": lambda: blocks.connection_lost(
+    "link_connected": lambda: connections.link_connected({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "link_expired": lambda: connections.link_expired(
+        {"software_name": HOSTILE, "company_name": HOSTILE, "command": "x"}
+    ),
+    "connection_restored": lambda: connections.connection_restored({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "connection_lost_error": lambda: connections.connection_lost(
         {
             "software_name": "Xero",
             "company_name": HOSTILE,
@@ -77,20 +79,20 @@ BUILDERS: dict[str, Callable[[], Any]] = {
             "error_message": HOSTILE,
         }
     ),
-    "connection_lost": lambda: blocks.connection_lost(
+    "connection_lost": lambda: connections.connection_lost(
         {"software_name": HOSTILE, "company_name": HOSTILE, "command": "xero", "status": "DISCONNECTED"}
     ),
-    "disconnected_by_user": lambda: blocks.disconnected_by_user(
+    "disconnected_by_user": lambda: connections.disconnected_by_user(
         {"user_id": "UADMIN", "software_name": HOSTILE, "company_name": HOSTILE, "command": "xero"}
     ),
-    "connections_list": lambda: blocks.connections_list(HOSTILE, [_connection()]),
-    "disconnect_confirmation": lambda: blocks.disconnect_confirmation(HOSTILE, HOSTILE, "c0ffee"),
-    "disconnect_done": lambda: blocks.disconnect_done(HOSTILE, HOSTILE),
-    "home_view": lambda: blocks.home_view(
+    "connections_list": lambda: connections.connections_list(HOSTILE, [_connection()]),
+    "disconnect_confirmation": lambda: connections.disconnect_confirmation(HOSTILE, HOSTILE, "c0ffee"),
+    "disconnect_done": lambda: connections.disconnect_done(HOSTILE, HOSTILE),
+    "home_view": lambda: home.home_view(
         [HomeCompany(HOSTILE, ("C0ACME",), (HomeConnection(HOSTILE, "CONNECTED", None),))],
         [{"merchant": HOSTILE, "total": "£1.00", "state": "waiting", "status": None}],
     ),
-    "expense_message": lambda: blocks.expense_message(
+    "expense_message": lambda: expense_messages.expense_message(
         {
             "user_id": "UADMIN",
             "merchant": HOSTILE,
@@ -100,12 +102,12 @@ BUILDERS: dict[str, Callable[[], Any]] = {
             "error_message": HOSTILE,
         }
     ),
-    "receipt_offer": lambda: blocks.receipt_offer({"file_name": HOSTILE, "file_id": "F1"}),
-    "receipt_note": lambda: blocks.receipt_note({"text": f"I can't attach *{HOSTILE}* as a receipt"}),
-    "expense_outcome": lambda: blocks.expense_outcome(
+    "receipt_offer": lambda: receipts.receipt_offer({"file_name": HOSTILE, "file_id": "F1"}),
+    "receipt_note": lambda: receipts.receipt_note({"text": f"I can't attach *{HOSTILE}* as a receipt"}),
+    "expense_outcome": lambda: expense_messages.expense_outcome(
         {"merchant": HOSTILE, "total": "£1.00", "status": "FAILED", "error_message": HOSTILE, "expense_id": "e"}
     ),
-    "outcome_summary": lambda: blocks.outcome_summary(
+    "outcome_summary": lambda: expense_messages.outcome_summary(
         {
             "outcomes": [
                 {
@@ -119,9 +121,9 @@ BUILDERS: dict[str, Callable[[], Any]] = {
             ]
         }
     ),
-    "status_list": lambda: blocks.status_list(HOSTILE, [BatchSummary("b", 1, 0, 1, 0, NOW)]),
-    "refusal": lambda: blocks.refusal(Refusal("Linked to *{name}*.", name=HOSTILE)),
-    "expense_modal": lambda: blocks.expense_modal(
+    "status_list": lambda: expense_messages.status_list(HOSTILE, [BatchSummary("b", 1, 0, 1, 0, NOW)]),
+    "refusal": lambda: answers.refusal(Refusal("Linked to *{name}*.", name=HOSTILE)),
+    "expense_modal": lambda: expense_modal.expense_modal(
         {
             "company_name": HOSTILE,
             "connections": [
@@ -141,10 +143,10 @@ def test_every_builder_escapes_outside_text(name: str) -> None:
 
 
 def test_mentions_and_channel_links_of_ours_stay_markup_and_forged_ids_do_not() -> None:
-    assert blocks.mention("UADMIN") == "<@UADMIN>"
-    assert blocks.channel_link("C0ACME") == "<#C0ACME>"
-    assert blocks.mention("U1> <!channel") == "U1&gt; &lt;!channel"
-    assert blocks.channel_link("C1|x> <!here") == "C1|x&gt; &lt;!here"
+    assert text.mention("UADMIN") == "<@UADMIN>"
+    assert text.channel_link("C0ACME") == "<#C0ACME>"
+    assert text.mention("U1> <!channel") == "U1&gt; &lt;!channel"
+    assert text.channel_link("C1|x> <!here") == "C1|x&gt; &lt;!here"
 
 
 async def test_a_hostile_company_name_from_the_register_modal_is_posted_as_typed(

@@ -204,6 +204,7 @@ async def test_status_and_the_home_tab_show_recent_expenses_and_batches(
 
 async def test_the_watcher_backs_off_through_api_faults_and_catches_up(tmp_path: Any, client: SandboxClient) -> None:
     from bot.services.batches import BatchWatcher
+    from bot.services.work import NoMessagesToRefresh, NoWorkToSend
     from bot.sync2books_backend import Sync2BooksBackend
     from storage.db import Database
 
@@ -219,10 +220,7 @@ async def test_the_watcher_backs_off_through_api_faults_and_catches_up(tmp_path:
 
     backend.changed_batches = counted  # type: ignore[method-assign]
 
-    async def nothing(record: Any) -> None:
-        return None
-
-    watcher = BatchWatcher(db, backend, nothing, lambda: None)
+    watcher = BatchWatcher(db, backend, NoMessagesToRefresh(), NoWorkToSend())
     await client.configure_sandbox(error_rate=1.0)
     for _ in range(8):
         await watcher.watch_sync_batches()

@@ -30,7 +30,17 @@ from tests.support.slack_requests import block_actions, slash_command
 # Slack gives up on an unacknowledged envelope after 3 s; the bot should be far inside that.
 ACK_WITHIN_SECONDS = 1.0
 # Loggers whose warnings would mean the socket, Bolt or the bot went wrong (a clean stop logs none of them).
-WATCHED_LOGGERS = ("slack_bolt", "slack_sdk", "aiohttp", "asyncio", "bot", "handlers", "storage", "sync2books")
+WATCHED_LOGGERS = (
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "asyncio",
+    "bot",
+    "handlers",
+    "slack_ui",
+    "storage",
+    "sync2books",
+)
 
 
 def command_payload(text: str, *, user_id: str, channel_id: str, response_url: str) -> dict[str, Any]:

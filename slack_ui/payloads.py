@@ -9,12 +9,9 @@ values typed into a modal) is read defensively where it is read (``expense_state
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt import BoltResponse
-
-from handlers.blocks import SLACK_CHANNEL_ID, SLACK_USER_ID
+from slack_ui.text import SLACK_CHANNEL_ID, SLACK_USER_ID
 
 # Slack's own limits, with room: a command's text, a view's metadata, a suggestion's query.
 MAX_COMMAND_TEXT = 4000
@@ -105,15 +102,3 @@ def payload_problem(body: dict[str, Any]) -> str | None:
     if body.get("type") == "url_verification" or "ssl_check" in body:
         return None
     return _interaction_problem(body)
-
-
-async def refuse_malformed(
-    body: dict[str, Any], next: Callable[[], Awaitable[None]], logger: Any
-) -> BoltResponse | None:
-    """Bolt middleware: a payload of the wrong shape gets a plain 400 and reaches no listener."""
-    problem = payload_problem(body)
-    if problem is not None:
-        logger.warning("refused a malformed %s payload (%s)", body.get("type") or "command", problem)
-        return BoltResponse(status=400, body=UNREADABLE)
-    await next()
-    return None

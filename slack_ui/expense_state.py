@@ -6,6 +6,7 @@ next to the field), and metadata that does not parse is ``Unreadable``. Nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.services.expense_form import ExpenseInput, LineInput
 from bot.services.expenses import ConnectionChoice, ExpenseContext
 from bot.services.refusals import Unreadable
-from handlers.blocks import CHOOSE_CONNECTION, CHOOSE_CURRENCY, OPTION_ACTIONS
+from slack_ui import ids
+from slack_ui.ids import OPTION_ACTIONS, line_field
 
 # Longer than any field of the modal allows (notes: 2,000), so only a crafted payload is cut.
 MAX_TEXT = 3000
@@ -28,7 +30,7 @@ def view_values(view: Any) -> dict[str, Any]:
     return values if isinstance(values, dict) else {}
 
 
-def _element(values: dict[str, Any], block_id: str, action_id: str = "value") -> dict[str, Any]:
+def _element(values: dict[str, Any], block_id: str, action_id: str = ids.VALUE) -> dict[str, Any]:
     block = values.get(block_id)
     element = block.get(action_id) if isinstance(block, dict) else None
     return element if isinstance(element, dict) else {}
@@ -44,7 +46,7 @@ def _option_value(option: Any) -> str | None:
     return value[:MAX_TEXT] if isinstance(value, str) and value else None
 
 
-def selected(values: dict[str, Any], block_id: str, action_id: str = "value") -> str | None:
+def selected(values: dict[str, Any], block_id: str, action_id: str = ids.VALUE) -> str | None:
     return _option_value(_element(values, block_id, action_id).get("selected_option"))
 
 
@@ -56,47 +58,49 @@ def _selected_many(values: dict[str, Any], block_id: str, action_id: str) -> tup
 
 
 def chosen_connection(values: dict[str, Any]) -> str | None:
-    return selected(values, "connection", CHOOSE_CONNECTION)
+    return selected(values, ids.CONNECTION, ids.CHOOSE_CONNECTION)
 
 
 def chosen_currency(values: dict[str, Any]) -> str | None:
-    return selected(values, "currency", CHOOSE_CURRENCY)
+    return selected(values, ids.CURRENCY, ids.CHOOSE_CURRENCY)
 
 
 def form_from_state(values: dict[str, Any], lines: int) -> ExpenseInput:
     return ExpenseInput(
-        expense_type=selected(values, "type"),
+        expense_type=selected(values, ids.TYPE),
         issue_date=_date(values),
         currency=chosen_currency(values),
-        currency_rate=text_value(values, "currency_rate") or None,
-        merchant=text_value(values, "merchant"),
-        contact=selected(values, "contact", OPTION_ACTIONS["contact"]),
-        bank_account_id=selected(values, "bank_account", OPTION_ACTIONS["bank_account"]),
+        currency_rate=text_value(values, ids.CURRENCY_RATE) or None,
+        merchant=text_value(values, ids.MERCHANT),
+        contact=selected(values, ids.CONTACT, OPTION_ACTIONS[ids.CONTACT]),
+        bank_account_id=selected(values, ids.BANK_ACCOUNT, OPTION_ACTIONS[ids.BANK_ACCOUNT]),
         lines=tuple(_line(values, index) for index in range(lines)),
-        notes=text_value(values, "notes"),
-        post_as_draft=bool(_selected_many(values, "post_as_draft", "value")),
+        notes=text_value(values, ids.NOTES),
+        post_as_draft=bool(_selected_many(values, ids.POST_AS_DRAFT, ids.VALUE)),
     )
 
 
 def _date(values: dict[str, Any]) -> str | None:
-    chosen = _element(values, "issue_date").get("selected_date")
+    chosen = _element(values, ids.ISSUE_DATE).get("selected_date")
     return chosen[:20] if isinstance(chosen, str) else None
 
 
 def _line(values: dict[str, Any], index: int) -> LineInput:
-    prefix = f"line{index}_"
+    def field(name: str) -> str:
+        return line_field(index, name)
+
     return LineInput(
-        account_id=selected(values, prefix + "account", OPTION_ACTIONS["account"]),
-        tax_rate_id=selected(values, prefix + "tax_rate", OPTION_ACTIONS["tax_rate"]),
-        net_amount=text_value(values, prefix + "net"),
-        tax_amount=text_value(values, prefix + "tax"),
-        tracking_ids=_selected_many(values, prefix + "tracking", OPTION_ACTIONS["tracking"]),
-        invoice_to_id=selected(values, prefix + "invoice_to", OPTION_ACTIONS["invoice_to"]),
+        account_id=selected(values, field(ids.ACCOUNT), OPTION_ACTIONS[ids.ACCOUNT]),
+        tax_rate_id=selected(values, field(ids.TAX_RATE), OPTION_ACTIONS[ids.TAX_RATE]),
+        net_amount=text_value(values, field(ids.NET)),
+        tax_amount=text_value(values, field(ids.TAX)),
+        tracking_ids=_selected_many(values, field(ids.TRACKING), OPTION_ACTIONS[ids.TRACKING]),
+        invoice_to_id=selected(values, field(ids.INVOICE_TO), OPTION_ACTIONS[ids.INVOICE_TO]),
     )
 
 
 def uploaded_files(values: dict[str, Any]) -> list[str]:
-    files = _element(values, "receipts").get("files")
+    files = _element(values, ids.RECEIPTS).get("files")
     if not isinstance(files, list):
         return []
     return [file["id"] for file in files[:MAX_FILES] if isinstance(file, dict) and _is_id(file.get("id"))]
@@ -167,3 +171,43 @@ def context_from_metadata(metadata: Any) -> ExpenseContext:
         lines=data.lines,
         retry_of=data.retry_of,
     )
+
+
+# Where a field's error goes when the modal Slack submitted does not show that field (yet): the exchange rate is
+# asked for once the currency changes, but a Submit can come before that redraw.
+_SHOWN_BESIDE = {ids.CURRENCY_RATE: ids.CURRENCY}
+# Where a refusal of the whole modal goes when the view names no input.
+_FIRST_FIELD = ids.TYPE
+
+
+def _inputs(view: dict[str, Any]) -> list[str]:
+    return [
+        str(block["block_id"])
+        for block in view.get("blocks") or []
+        if isinstance(block, dict) and block.get("type") == "input" and isinstance(block.get("block_id"), str)
+    ]
+
+
+def placed_errors(form_errors: Mapping[str, str], view: dict[str, Any]) -> dict[str, str]:
+    """The form's errors keyed by input blocks the submitted view has: Slack refuses the whole answer (and shows
+    the person none of it) if one names a block it does not show. "lines" is said at the first line's account,
+    Slack showing errors only next to input blocks."""
+    errors = dict(form_errors)
+    if ids.LINES in errors:
+        said, first_account = errors.pop(ids.LINES), line_field(0, ids.ACCOUNT)
+        errors[first_account] = f"{said} {errors.get(first_account, '')}".strip()
+    inputs = _inputs(view)
+    if not inputs:
+        return errors
+    placed: dict[str, str] = {}
+    for field, said in errors.items():
+        target = field if field in inputs else _SHOWN_BESIDE.get(field, inputs[0])
+        target = target if target in inputs else inputs[0]
+        placed[target] = f"{placed[target]} {said}" if target in placed else said
+    return placed
+
+
+def first_field(view: dict[str, Any]) -> str:
+    """Where a refusal of the whole modal is shown: its first input (Slack shows errors only there)."""
+    inputs = _inputs(view)
+    return inputs[0] if inputs else _FIRST_FIELD

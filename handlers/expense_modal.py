@@ -1,0 +1,198 @@
+"""The expense modal: opened from `/sync2books expense`, the New expense shortcut and the Home button, redrawn in
+place (a line added, the currency or the connection changed), and submitted."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from bot.services.expense_form import ExpenseInput, FormErrors
+from bot.services.expenses import ExpenseContext
+from bot.services.refusals import Refusal
+from handlers.context import expense_modals_of, services_of
+from handlers.replies import Reply, answering, guarded
+from slack_ui import ids
+from slack_ui.expense_modal import MAX_MODAL_LINES, expense_modal
+from slack_ui.expense_state import (
+    chosen_connection,
+    chosen_currency,
+    context_from_metadata,
+    context_to_metadata,
+    first_field,
+    form_from_state,
+    placed_errors,
+    uploaded_files,
+    view_values,
+)
+
+# A click on an older version of a modal (Slack answers hash_conflict) is applied to the newest, this often.
+REDRAW_ATTEMPTS = 3
+
+
+def register(app: AsyncApp) -> None:
+    app.shortcut(ids.NEW_EXPENSE_SHORTCUT)(shortcut)
+    app.action(ids.NEW_EXPENSE_BUTTON)(home_button)
+    for action_id in CHANGES:
+        app.action(action_id)(clicked_in_modal)
+    app.view(ids.EXPENSE_CALLBACK)(submitted)
+
+
+def modal(
+    context: ExpenseContext, currency: str | None = None, prefill: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return expense_modal(
+        context_to_metadata(context), today=date.today().isoformat(), currency=currency, prefill=prefill
+    )
+
+
+async def open_modal(
+    services: Services,
+    client: AsyncWebClient,
+    trigger_id: str,
+    channel_id: str | None,
+    user_id: str,
+    reply: Reply,
+    receipt_file_ids: tuple[str, ...] = (),
+) -> None:
+    async with answering(reply, "opening the expense modal"):
+        context = await services.expenses.start(channel_id, user_id, receipt_file_ids)
+        await client.views_open(trigger_id=trigger_id, view=modal(context))
+
+
+def dm_reply(client: AsyncWebClient, user: str) -> Reply:
+    async def reply(text: str, message_blocks: list[dict[str, Any]]) -> None:
+        await client.chat_postMessage(channel=user, text=text, blocks=message_blocks)
+
+    return reply
+
+
+@guarded
+async def shortcut(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]) -> None:
+    await ack()
+    user = body["user"]["id"]
+    await open_modal(services_of(context), client, body["trigger_id"], None, user, dm_reply(client, user))
+
+
+@guarded
+async def home_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]) -> None:
+    await ack()
+    user = body["user"]["id"]
+    await open_modal(services_of(context), client, body["trigger_id"], None, user, dm_reply(client, user))
+
+
+# What a click changes: the context the modal claimed, and what was typed -> the context to draw.
+Change = Callable[[ExpenseContext, dict[str, Any]], ExpenseContext]
+
+
+def _one_more_line(claimed: ExpenseContext, values: dict[str, Any]) -> ExpenseContext:
+    return dataclasses.replace(claimed, lines=min(claimed.lines + 1, MAX_MODAL_LINES))
+
+
+def _as_it_is(claimed: ExpenseContext, values: dict[str, Any]) -> ExpenseContext:
+    return claimed
+
+
+def _connection_chosen(claimed: ExpenseContext, values: dict[str, Any]) -> ExpenseContext:
+    return dataclasses.replace(claimed, connection_id=chosen_connection(values))
+
+
+# Each click inside the modal, by action id, and what it changes before the modal is drawn again.
+CHANGES: dict[str, Change] = {
+    ids.ADD_LINE: _one_more_line,
+    ids.CHOOSE_CURRENCY: _as_it_is,
+    ids.CHOOSE_CONNECTION: _connection_chosen,
+}
+
+
+@guarded
+async def clicked_in_modal(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    """Add line, or a new currency or connection chosen: the modal is drawn again around what was typed."""
+    await ack()
+    await redraw(body, client, context, CHANGES[str(action["action_id"])])
+
+
+async def redraw(body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any], change: Change) -> None:
+    """Rebuild the open modal after a click inside it; Slack keeps what was typed in unchanged blocks.
+
+    Two quick clicks (Add line twice) both come from the version the person saw; the second update then
+    meets hash_conflict, and is made again on the newest version this process drew, so no click is lost.
+    """
+    view = body.get("view")
+    if not isinstance(view, dict):
+        return  # a click that claims to be in a modal but carries none: there is nothing to redraw
+    services, newest = services_of(context), expense_modals_of(context)
+    values = view_values(view)
+    user = body["user"]["id"]
+    base: dict[str, Any] = view
+    async with answering(dm_reply(client, user), "redrawing the expense modal"):
+        for _ in range(REDRAW_ATTEMPTS):
+            claimed = change(context_from_metadata(base.get("private_metadata")), values)
+            trusted = await services.expenses.trusted(claimed, user)
+            try:
+                answer = await client.views_update(
+                    view_id=view["id"], hash=base.get("hash"), view=modal(trusted, chosen_currency(values))
+                )
+            except SlackApiError as exc:
+                newer = newest.get(str(view["id"]))
+                if exc.response.get("error") != "hash_conflict" or newer is None or newer is base:
+                    raise
+                base = newer
+                continue
+            newest.drew(str(view["id"]), answer["view"])
+            return
+
+
+@guarded
+async def submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+) -> None:
+    services = services_of(context)
+    user = body["user"]["id"]
+    values = view_values(view)
+    try:
+        claimed = await services.expenses.trusted(context_from_metadata(view.get("private_metadata")), user)
+    except Refusal as refusal:
+        await ack(response_action="errors", errors={first_field(view): str(refusal)})
+        return
+    if claimed.connection_id is None:
+        chosen = chosen_connection(values)
+        if chosen is None:
+            await ack(response_action="errors", errors={ids.CONNECTION: "Choose the accounting software."})
+            return
+        await ack(response_action="update", view=modal(dataclasses.replace(claimed, connection_id=chosen)))
+        return
+    try:
+        # Stored before the modal closes: from here on the expense cannot be lost.
+        await _submit(services, claimed, user, view, form_from_state(values, claimed.lines), uploaded_files(values))
+    except FormErrors as invalid:
+        await ack(response_action="errors", errors=placed_errors(invalid.errors, view))
+        return
+    except Refusal as refusal:
+        await ack(response_action="errors", errors={first_field(view): str(refusal)})
+        return
+    await ack()
+
+
+async def _submit(
+    services: Services,
+    claimed: ExpenseContext,
+    user: str,
+    view: dict[str, Any],
+    form: ExpenseInput,
+    uploaded: list[str],
+) -> None:
+    if claimed.retry_of:
+        await services.expenses.resubmit(claimed, user, form)
+    else:
+        await services.expenses.submit(
+            claimed, user, f"view:{view['id']}", form, [*claimed.receipt_file_ids, *uploaded]
+        )
