@@ -24,6 +24,7 @@ from bot.services.expenses import ExpenseOutbox, ExpenseService
 from bot.services.reference import ReferenceData
 from bot.services.refusals import Refusal
 from bot.services.watching import ConnectionWatcher
+from bot.services.work import NoWorkToSend
 from storage.db import Database
 from storage.repositories import Companies, Connections
 from storage.tables import OutboxExpense
@@ -58,6 +59,16 @@ class Services:
     refreshed: list[str] = field(default_factory=list)
 
 
+@dataclass
+class RecordedRefreshes:
+    """The expense messages the services asked to have rewritten, by expense id."""
+
+    refreshed: list[str]
+
+    async def refresh(self, record: OutboxExpense) -> None:
+        self.refreshed.append(record.id)
+
+
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
     db = Database(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
@@ -65,13 +76,8 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     backend = FakeBackend()
     access = AccessPolicy(Directory(), frozenset({ADMIN}))
     refreshed: list[str] = []
-
-    async def refresh(record: OutboxExpense) -> None:
-        refreshed.append(record.id)
-
-    def nothing() -> None:
-        return None
-
+    refresh = RecordedRefreshes(refreshed)
+    nothing = NoWorkToSend()
     companies = CompanyService(db, backend, access, nothing)
     reference = ReferenceData(db, backend)
     yield Services(
