@@ -55,9 +55,8 @@ def parse_number(raw: str, decimals: int = 2) -> Decimal | None:
     last_dot, last_comma = raw.rfind("."), raw.rfind(",")
     separator_at = max(last_dot, last_comma)
     digits_after = len(raw) - separator_at - 1 if separator_at >= 0 else 0
+    # Three digits after the last separator are thousands ("1,234"), unless three decimals are asked for (a rate).
     is_decimal = separator_at >= 0 and (digits_after in (1, 2) or (digits_after == 3 and decimals == 3))
-    if separator_at >= 0 and digits_after == 3 and decimals == 3:
-        is_decimal = True
     whole = raw[:separator_at] if is_decimal else raw
     frac = raw[separator_at + 1 :] if is_decimal else ""
     whole = re.sub(r"[.,' ]", "", whole)
@@ -454,7 +453,10 @@ def understand(lines: Sequence[TextLine], *, base_currency: str | None = None) -
     # Currency first: it decides how dates and amounts are read.
     explicit = _explicit_currencies(all_text)
     rates = [
-        value for line in lines for match in PERCENT_RE.finditer(line.text) if (value := parse_number(match.group(1)))
+        value
+        for line in lines
+        for match in PERCENT_RE.finditer(line.text)
+        if (value := parse_number(match.group(1), decimals=3))
     ]
     line_amounts = [_money_amounts(PERCENT_RE.sub(" ", line.text)) for line in lines]
     every = [amount for amounts in line_amounts for amount in amounts]
@@ -517,7 +519,7 @@ def understand(lines: Sequence[TextLine], *, base_currency: str | None = None) -
             continue
         value = amounts[-1].value
         confidence = 0.8 * lines[index].score
-        rate = parse_number(rate_match.group(1)) if rate_match else None
+        rate = parse_number(rate_match.group(1), decimals=3) if rate_match else None
         if total and value >= total.value and total.value > 0:
             continue
         if rate is not None and total:
