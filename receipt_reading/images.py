@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import warnings
+import threading
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -17,6 +17,7 @@ OCR_LONG_SIDE = 2000
 MAX_SKEW = 8.0
 
 _heif_registered = False
+_heif_lock = threading.Lock()
 
 
 class ImageProblem(Exception):
@@ -25,31 +26,32 @@ class ImageProblem(Exception):
 
 def _register_heif() -> None:
     global _heif_registered
-    if not _heif_registered:
-        import pillow_heif
+    with _heif_lock:
+        if not _heif_registered:
+            import pillow_heif
 
-        pillow_heif.register_heif_opener()
-        _heif_registered = True
+            pillow_heif.register_heif_opener()
+            _heif_registered = True
 
 
 def decode(data: bytes) -> Image.Image:
     """The image in `data` as 8-bit grey, upright as the camera meant it. Raises ImageProblem."""
     _register_heif()
+    # No warnings.catch_warnings() here: it changes process-wide state, and this runs in worker threads. The size
+    # check below refuses images long before Pillow's own decompression-bomb limit (89 megapixels) would warn.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size  # from the header: nothing is decoded yet
-            if width * height > MAX_PIXELS:
-                raise ImageProblem(
-                    f"the image is too large to read ({width}×{height}, {width * height / 1e6:.0f} megapixels; "
-                    f"at most {MAX_PIXELS / 1e6:.0f})"
-                )
-            image.load()
-            return ImageOps.exif_transpose(image).convert("L")
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size  # from the header: nothing is decoded yet
+        if width * height > MAX_PIXELS:
+            raise ImageProblem(
+                f"the image is too large to read ({width}×{height}, {width * height / 1e6:.0f} megapixels; "
+                f"at most {MAX_PIXELS / 1e6:.0f})"
+            )
+        image.load()
+        return ImageOps.exif_transpose(image).convert("L")
     except ImageProblem:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise ImageProblem("the image could not be read") from error
     except (OSError, ValueError, SyntaxError, EOFError, RuntimeError) as error:
         # Truncated or corrupt data surfaces from Pillow's and libheif's decoders as any of these.
