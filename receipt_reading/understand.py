@@ -190,6 +190,8 @@ PAYMENT_WORDS = (
 TIP_WORDS = ("tip", "gratuity", "trinkgeld", "pourboire", "service")
 TAX_WORDS = (
     "salestax",
+    "consumptiontax",
+    "valueaddedtax",
     "vat",
     "gst",
     "hst",

@@ -148,6 +148,7 @@ def test_bare_numbers_take_the_base_currency() -> None:
         ("Migros\n01.02.2026\nTotal 10.81\nMWST 8.1% 0.81\n", "0.81", "8.1", "CHF"),
         ("Bondi Cafe\n01/02/2026\nTotal 11.00\nGST 10% 1.00\n", "1.00", "10", None),
         ("Deli\n02/01/2026\nSales Tax 6% 0.60\nTotal 10.60\n", "0.60", "6", "USD"),
+        ("Taxi\n2025/10/30\nincl.ConsumptionTax10%  ￥772\nTOTAL  ￥8,493\n", "772", "10", "JPY"),  # glued by OCR
     ],
 )
 def test_tax_words_and_rates(text: str, tax: str, rate: str, currency: str | None) -> None:
