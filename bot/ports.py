@@ -6,7 +6,9 @@ The Slack adapters live in ``bot/slack.py``; services never build Block Kit or c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from bot.messages import Message
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,14 @@ class NotAMember(DeliveryFailed):
 class Notifier(Protocol):
     """Posts what the bot owes a channel; ``key`` is stamped on the message so a re-send can find it."""
 
-    async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
-        """Post the message for ``kind`` and answer its ts; raises DeliveryFailed."""
+    async def deliver(self, channel_id: str, message: Message, key: str) -> str:
+        """Post the message (drawn for its kind) and answer its ts; raises DeliveryFailed."""
         ...
 
     async def find_delivered(self, channel_id: str, key: str) -> str | None:
         """The ts of a message already stamped with ``key`` in the channel, if one was posted."""
         ...
 
-    async def update(self, kind: str, channel_id: str, ts: str, payload: dict[str, Any]) -> None:
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
         """Rewrite a message the bot posted (an expense's, as its status moves); failures are only logged."""
         ...

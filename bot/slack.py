@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import messages as m
 from bot.metrics import CountedRateLimitRetries
 from bot.ports import DeliveryFailed, FileUnavailable, NotAMember, SlackFile, SlackUser
 from slack_ui.connections import auth_links_message
@@ -104,9 +105,10 @@ class SlackNotifier:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def deliver(self, kind: str, channel_id: str, payload: dict[str, Any], key: str) -> str:
-        text, message_blocks = announcement(kind, payload)
-        thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
+    async def deliver(self, channel_id: str, message: m.Message, key: str) -> str:
+        text, message_blocks = announcement(message)
+        reply_to = message.thread()
+        thread: dict[str, Any] = {"thread_ts": reply_to} if reply_to else {}
         try:
             answer = await self._client.chat_postMessage(
                 channel=channel_id,
@@ -118,12 +120,11 @@ class SlackNotifier:
             )
         except SlackClientError as exc:
             raise _delivery_failed(exc) from None
-        link_message_ts = payload.get("link_message_ts")
-        if link_message_ts and "link_message" in payload:
-            await self._edit_link_message(channel_id, link_message_ts, payload["link_message"])
+        if isinstance(message, m.LinkNews) and message.link_message_ts and message.link_message is not None:
+            await self._edit_link_message(channel_id, message.link_message_ts, message.link_message)
         return str(answer["ts"])
 
-    async def _edit_link_message(self, channel_id: str, ts: str, link_message: dict[str, Any]) -> None:
+    async def _edit_link_message(self, channel_id: str, ts: str, link_message: m.AuthLinks) -> None:
         """The used or expired link loses its button; a failure here costs only a stale button."""
         text, message_blocks = auth_links_message(link_message)
         try:
@@ -145,12 +146,12 @@ class SlackNotifier:
                 return str(message["ts"])
         return None
 
-    async def update(self, kind: str, channel_id: str, ts: str, payload: dict[str, Any]) -> None:
-        text, message_blocks = announcement(kind, payload)
+    async def update(self, channel_id: str, ts: str, message: m.Message) -> None:
+        text, message_blocks = announcement(message)
         try:
             await self._client.chat_update(channel=channel_id, ts=ts, text=text, blocks=message_blocks)
         except SlackClientError as exc:
-            log.warning("could not update a %s message in %s: %s", kind, channel_id, _error_code(exc))
+            log.warning("could not update a %s message in %s: %s", message.KIND, channel_id, _error_code(exc))
 
 
 # Slack serves shared files from here; the bot token is sent nowhere else (but the configured Web API's

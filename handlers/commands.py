@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.messages import InviteNeeded
 from bot.services import Services
 from handlers.context import services_of
 from handlers.expense_modal import modal as expense_modal
@@ -73,4 +74,4 @@ async def run(services: Services, command: dict[str, Any], respond: AsyncRespond
 async def _invite_hint(services: Services, channel: str, user: str, reply: Reply) -> None:
     """Said up front when the bot is not in the channel: what it will post there waits for the invitation."""
     if not await services.membership.check_member(channel, user):
-        await reply(*announcements.invite_needed({"channel_id": channel}))
+        await reply(*announcements.invite_needed(InviteNeeded(channel_id=channel)))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from bot import messages as m
 from bot.backend import ServiceConnection
 from slack_ui import ids
 from slack_ui.kit import Block, Message, context, mrkdwn, plain
@@ -29,21 +29,21 @@ STATUS_WORDS = {
 }
 
 
-def auth_links_message(payload: dict[str, Any]) -> Message:
+def auth_links_message(message: m.AuthLinks) -> Message:
     """The message with one button per link; a link that was used or expired shows that instead."""
-    name = escape(payload["company_name"], NAME)
+    name = escape(message.company_name, NAME)
     blocks: list[Block] = [
         mrkdwn(
-            f":electric_plug: Connect *{name}*'s accounting software to {payload.get('service', 'Sync2Books')} — "
+            f":electric_plug: Connect *{name}*'s accounting software to {message.service} — "
             "the customer opens the link and authorizes it."
         )
     ]
     open_links = []
     # The head, the links, "…and N more" and the footer: within a message's 50 blocks.
-    links = payload["links"][: MESSAGE_BLOCKS - 3]
+    links = message.links[: MESSAGE_BLOCKS - 3]
     for link in links:
-        state = link.get("state", "pending")
-        software = escape(link["name"], NAME)
+        state = link.state or "pending"
+        software = escape(link.name, NAME)
         if state == "connected":
             blocks.append(mrkdwn(f":white_check_mark: *{software}* — connected."))
         elif state == "expired":
@@ -57,39 +57,43 @@ def auth_links_message(payload: dict[str, Any]) -> Message:
                         "type": "mrkdwn",
                         "text": f"*{software}*\n"
                         + (
-                            f"Link valid until {slack_date(link['expires_at'])}"
-                            if link.get("expires_at")
+                            f"Link valid until {slack_date(link.expires_at)}"
+                            if link.expires_at
                             else "The link stays valid until it is used"
                         ),
                     },
                     "accessory": {
                         "type": "button",
-                        "action_id": f"{ids.AUTH_LINK_ACTION}:{link['software']}",
-                        "text": plain(f"Connect {link['name']}", BUTTON_TEXT),
-                        "url": link["url"],
+                        "action_id": f"{ids.AUTH_LINK_ACTION}:{link.software}",
+                        "text": plain(f"Connect {link.name}", BUTTON_TEXT),
+                        "url": link.url,
                         "style": "primary",
                     },
                 }
             )
-    if len(payload["links"]) > len(links):
-        blocks.append(context(f"…and {len(payload['links']) - len(links)} more: ask for one by name."))
-    blocks.append(context(f"Requested by {mention(payload['user_id'])}. Each link works once."))
-    names = ", ".join(escape(link["name"], NAME) for link in links)
+    if len(message.links) > len(links):
+        blocks.append(context(f"…and {len(message.links) - len(links)} more: ask for one by name."))
+    blocks.append(context(f"Requested by {mention(message.user_id)}. Each link works once."))
+    names = ", ".join(escape(link.name, NAME) for link in links)
     text = f"Connect {name}'s accounting software ({names})"
     if open_links:
-        text += ": " + " ".join(f"{escape(link['name'], NAME)}: {escape(link['url'])}" for link in open_links)
+        text += ": " + " ".join(f"{escape(link.name, NAME)}: {escape(link.url)}" for link in open_links)
     return text, blocks
 
 
-def link_connected(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
+def _connected(software_name: str, company_name: str) -> Message:
+    software, name = escape(software_name, NAME), escape(company_name, NAME)
     text = f"{software} is connected for {name}. Expenses can now sync to it."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected for *{name}*. Expenses can now sync to it.")]
 
 
-def link_expired(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
-    command = escape(payload["command"], NAME)
+def link_connected(message: m.LinkConnected) -> Message:
+    return _connected(message.software_name, message.company_name)
+
+
+def link_expired(message: m.LinkExpired) -> Message:
+    software, name = escape(message.software_name, NAME), escape(message.company_name, NAME)
+    command = escape(message.command, NAME)
     text = f"The {software} link for {name} expired unused. Run /sync2books connect {command} for a new one."
     return text, [
         mrkdwn(f":hourglass: The *{software}* link for *{name}* expired before anyone used it."),
@@ -100,22 +104,22 @@ def link_expired(payload: dict[str, Any]) -> Message:
 # --------------------------------------------------------------------------- connections
 
 
-def connection_connected(payload: dict[str, Any]) -> Message:
-    return link_connected(payload)
+def connection_connected(message: m.ConnectionConnected) -> Message:
+    return _connected(message.software_name, message.company_name)
 
 
-def connection_restored(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
+def connection_restored(message: m.ConnectionRestored) -> Message:
+    software, name = escape(message.software_name, NAME), escape(message.company_name, NAME)
     text = f"{software} is connected again for {name}."
     return text, [mrkdwn(f":white_check_mark: *{software}* is connected again for *{name}*.")]
 
 
-def connection_lost(payload: dict[str, Any]) -> Message:
-    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
-    command = escape(payload["command"], NAME)
-    if payload["status"] == "ERROR":
-        told = payload.get("error_message")
-        reason = escape(told, ERROR) if told else f"{software} no longer accepts {payload.get('service', 'Sync2Books')}"
+def connection_lost(message: m.ConnectionLost) -> Message:
+    software, name = escape(message.software_name, NAME), escape(message.company_name, NAME)
+    command = escape(message.command, NAME)
+    if message.status == "ERROR":
+        told = message.error_message
+        reason = escape(told, ERROR) if told else f"{software} no longer accepts {message.service}"
         head = f":warning: *{software}* stopped accepting expenses for *{name}*: {reason}"
         text = f"{software} stopped accepting expenses for {name}: {reason}"
         what_to_do = (
@@ -129,13 +133,13 @@ def connection_lost(payload: dict[str, Any]) -> Message:
     return f"{text} {what_to_do}", [mrkdwn(head), context(what_to_do)]
 
 
-def disconnected_by_user(payload: dict[str, Any]) -> Message:
-    who = mention(payload["user_id"])
-    software, name = escape(payload["software_name"], NAME), escape(payload["company_name"], NAME)
+def disconnected_by_user(message: m.DisconnectedByUser) -> Message:
+    who = mention(message.user_id)
+    software, name = escape(message.software_name, NAME), escape(message.company_name, NAME)
     text = f"{who} disconnected {software} from {name}. Expenses will no longer sync to it."
     return text, [
         mrkdwn(f":electric_plug: {who} disconnected *{software}* from *{name}*. Expenses will no longer sync to it."),
-        context(f"To connect it again: `/sync2books connect {escape(payload['command'], NAME)}`."),
+        context(f"To connect it again: `/sync2books connect {escape(message.command, NAME)}`."),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot import messages as m
 from slack_ui import ids
 from slack_ui.kit import Block, Message, context, mrkdwn, plain
 from slack_ui.text import ERROR, ID, NAME, SECTION_TEXT, capped, escape, mention, shorten, slack_date
@@ -20,18 +21,29 @@ STATUS_LINES = {
 }
 
 
-def expense_message(payload: dict[str, Any]) -> Message:
-    who = mention(payload["user_id"])
-    merchant = escape(payload.get("merchant") or "an expense", NAME)
-    status = STATUS_LINES.get((payload["state"], payload.get("status")), STATUS_LINES.get((payload["state"], None), ""))
-    head = f"{who} submitted *{merchant}* — *{payload['total']}*"
+def expense_message(message: m.ExpenseMessage) -> Message:
+    who = mention(message.user_id)
+    merchant = escape(message.merchant or "an expense", NAME)
+    status = status_line(message.state, message.status)
+    head = f"{who} submitted *{merchant}* — *{message.total}*"
     details = [status]
-    if payload.get("accounting_id") and payload.get("status") == "SYNCED":
-        details.append(f"Recorded as `{escape(payload['accounting_id'], ID)}`")
-    if payload.get("error_message"):
-        details.append(escape(payload["error_message"], ERROR))
-    text = f"{who} submitted {merchant} for {payload['total']}: {status.split(': ', 1)[-1]}"
-    return text, [mrkdwn(head), context(" · ".join(details), f"Expense `{payload['expense_id']}`")]
+    if message.accounting_id and message.status == "SYNCED":
+        details.append(f"Recorded as `{escape(message.accounting_id, ID)}`")
+    if message.error_message:
+        details.append(escape(message.error_message, ERROR))
+    text = f"{who} submitted {merchant} for {message.total}: {status.split(': ', 1)[-1]}"
+    return text, [mrkdwn(head), context(" · ".join(details), f"Expense `{message.expense_id}`")]
+
+
+def status_line(state: str, status: str | None) -> str:
+    """The line for where an expense is: its state, and within the service its status."""
+    return STATUS_LINES.get((state, status), STATUS_LINES.get((state, None), ""))
+
+
+def expense_submitted(message: m.ExpenseSubmitted) -> Message:
+    """Never drawn as it was owed: the row names only the expense, and the sender posts it as the expense stands
+    (an ``ExpenseMessage``). An expense that is gone has nothing to show."""
+    raise KeyError(f"expense {message.expense_id} is not there to be shown")
 
 
 def _fix_button(expense_id: str) -> dict[str, Any]:
@@ -44,21 +56,21 @@ def _fix_button(expense_id: str) -> dict[str, Any]:
     }
 
 
-def expense_outcome(payload: dict[str, Any]) -> Message:
+def expense_outcome(message: m.ExpenseOutcome) -> Message:
     """The reply in an expense's thread when its batch ends."""
-    merchant = escape(payload.get("merchant") or "The expense", NAME)
-    if payload["status"] == "SYNCED":
-        recorded = f" as `{escape(payload['accounting_id'], ID)}`" if payload.get("accounting_id") else ""
-        text = f"{merchant} ({payload['total']}) is in the books{recorded}."
-        return text, [mrkdwn(f":white_check_mark: *{merchant}* ({payload['total']}) is in the books{recorded}.")]
-    reason = escape(payload.get("error_message") or "The accounting software refused it.", ERROR)
-    text = f"{merchant} ({payload['total']}) did not sync: {reason}"
+    merchant = escape(message.merchant or "The expense", NAME)
+    if message.status == "SYNCED":
+        recorded = f" as `{escape(message.accounting_id, ID)}`" if message.accounting_id else ""
+        text = f"{merchant} ({message.total}) is in the books{recorded}."
+        return text, [mrkdwn(f":white_check_mark: *{merchant}* ({message.total}) is in the books{recorded}.")]
+    reason = escape(message.error_message or "The accounting software refused it.", ERROR)
+    text = f"{merchant} ({message.total}) did not sync: {reason}"
     return text, [
-        mrkdwn(f":x: *{merchant}* ({payload['total']}) did not sync.\n{reason}"),
+        mrkdwn(f":x: *{merchant}* ({message.total}) did not sync.\n{reason}"),
         {
             "type": "actions",
-            "block_id": ids.fix_block(payload["expense_id"]),
-            "elements": [_fix_button(payload["expense_id"])],
+            "block_id": ids.fix_block(message.expense_id),
+            "elements": [_fix_button(message.expense_id)],
         },
     ]
 
@@ -66,11 +78,11 @@ def expense_outcome(payload: dict[str, Any]) -> Message:
 MAX_SUMMARY_FAILURES = 20
 
 
-def outcome_summary(payload: dict[str, Any]) -> Message:
+def outcome_summary(message: m.OutcomeSummary) -> Message:
     """One message for many outcomes in a channel at once; every failure still named, with its button."""
-    outcomes = payload["outcomes"]
-    synced = [o for o in outcomes if o["status"] == "SYNCED"]
-    failed = [o for o in outcomes if o["status"] != "SYNCED"]
+    outcomes = message.outcomes
+    synced = [o for o in outcomes if o.status == "SYNCED"]
+    failed = [o for o in outcomes if o.status != "SYNCED"]
     text = f"{len(outcomes)} expenses finished syncing: {len(synced)} in the books, {len(failed)} failed."
     message_blocks: list[Block] = [
         mrkdwn(
@@ -79,16 +91,16 @@ def outcome_summary(payload: dict[str, Any]) -> Message:
         )
     ]
     for outcome in failed[:MAX_SUMMARY_FAILURES]:
-        merchant = escape(outcome.get("merchant") or "Expense", NAME)
+        merchant = escape(outcome.merchant or "Expense", NAME)
         message_blocks.append(
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f":x: *{merchant}* ({outcome['total']}) by {mention(outcome['user_id'])}:"
-                    f" {escape(outcome.get('error_message') or 'refused', ERROR)}",
+                    "text": f":x: *{merchant}* ({outcome.total}) by {mention(outcome.user_id)}:"
+                    f" {escape(outcome.error_message or 'refused', ERROR)}",
                 },
-                "accessory": _fix_button(outcome["expense_id"]),
+                "accessory": _fix_button(outcome.expense_id),
             }
         )
     if len(failed) > MAX_SUMMARY_FAILURES:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from bot.messages import ExpenseMessage
 from bot.services.home import HomeCompany
 from slack_ui import ids
 from slack_ui.connections import STATUS_WORDS
-from slack_ui.expense_messages import STATUS_LINES
+from slack_ui.expense_messages import status_line
 from slack_ui.kit import Block, View, context, mrkdwn, plain
 from slack_ui.text import NAME, VIEW_BLOCKS, capped, channel_link, escape
 
@@ -16,7 +16,7 @@ HOME_BLOCKS_PER_COMPANY = 3
 HOME_CHANNELS = 10
 
 
-def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]] = ()) -> View:
+def home_view(companies: Sequence[HomeCompany], recent: Sequence[ExpenseMessage] = ()) -> View:
     blocks: list[Block] = [{"type": "header", "text": plain("Sync2Books")}]
     if not companies:
         blocks.append(
@@ -66,12 +66,10 @@ def home_view(companies: Sequence[HomeCompany], recent: Sequence[dict[str, Any]]
     return {"type": "home", "blocks": blocks}
 
 
-def recent_expenses_blocks(expenses: Sequence[dict[str, Any]]) -> list[Block]:
+def recent_expenses_blocks(expenses: Sequence[ExpenseMessage]) -> list[Block]:
     if not expenses:
         return []
     lines = [
-        f"• *{escape(e['merchant'] or 'Expense', NAME)}* — {e['total']} — "
-        f"{STATUS_LINES.get((e['state'], e.get('status')), STATUS_LINES.get((e['state'], None), ''))}"
-        for e in expenses
+        f"• *{escape(e.merchant or 'Expense', NAME)}* — {e.total} — {status_line(e.state, e.status)}" for e in expenses
     ]
     return [{"type": "divider"}, mrkdwn("*Your recent expenses*"), mrkdwn(capped(lines, what="more expenses"))]

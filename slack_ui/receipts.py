@@ -6,13 +6,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot import messages as m
 from slack_ui import ids
 from slack_ui.kit import Block, Message, View, input_block, mrkdwn, option, plain
 from slack_ui.text import MAX_OPTIONS, NAME, SECTION_TEXT, escape
 
 
-def receipt_offer(payload: dict[str, Any]) -> Message:
-    name = escape(payload["file_name"], NAME)
+def receipt_offer(message: m.ReceiptOffer) -> Message:
+    name = escape(message.file_name, NAME)
     text = f"Use {name} as a receipt?"
     return text, [
         mrkdwn(f":receipt: Use *{name}* as a receipt?"),
@@ -24,23 +25,23 @@ def receipt_offer(payload: dict[str, Any]) -> Message:
                     "type": "button",
                     "action_id": ids.RECEIPT_NEW_EXPENSE,
                     "text": plain("New expense from this receipt"),
-                    "value": payload["file_id"],
+                    "value": message.file_id,
                     "style": "primary",
                 },
                 {
                     "type": "button",
                     "action_id": ids.RECEIPT_ATTACH,
                     "text": plain("Attach to an expense"),
-                    "value": payload["file_id"],
+                    "value": message.file_id,
                 },
             ],
         },
     ]
 
 
-def receipt_note(payload: dict[str, Any]) -> Message:
+def receipt_note(message: m.ReceiptNote) -> Message:
     """Our sentence about a file, carrying its name and perhaps a service's error: escaped as a whole."""
-    text = escape(payload["text"], SECTION_TEXT)
+    text = escape(message.text, SECTION_TEXT)
     return text, [mrkdwn(text)]
 
 

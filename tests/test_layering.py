@@ -53,6 +53,9 @@ PLANTED = [
     # The cycle of old: the Slack adapter loading every handler.
     ("bot/slack.py", "import handlers", "layers"),
     ("storage/__init__.py", "import sync2books.models", "storage"),
+    # The message models sit below both that use them: services build them, the presentation draws them.
+    ("bot/messages.py", "import slack_ui.messages", "layers"),
+    ("bot/messages.py", "import bot.services.work", "layers"),
 ]
 
 

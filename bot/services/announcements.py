@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from bot import metrics
+from bot.messages import AuthLinks as LinksMessage
+from bot.messages import InviteNeeded, Message, dump, expect, load
 from bot.ports import DeliveryFailed, NotAMember, Notifier
 from bot.services.membership import INVITE_NEEDED, invite_key
 from bot.services.work import AroundSend
@@ -51,9 +52,10 @@ class LinkMessageRecorded(AroundSend):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def after_send(self, payload: dict[str, Any], ts: str) -> None:
+    async def after_send(self, message: Message, ts: str) -> None:
+        links = expect(message, LinksMessage).links
         async with self._db.session() as session:
-            await AuthLinks(session).set_message([link["id"] for link in payload["links"]], ts)
+            await AuthLinks(session).set_message([link.id for link in links], ts)
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,11 @@ class AnnouncementSender:
         if len(folded) < flood.at_least:
             queue.extend(arrived)
             return first
-        payload = {"outcomes": [announcement.payload for announcement in folded]}
+        said = load(flood.summary_kind, {"outcomes": [announcement.payload for announcement in folded]})
         try:
             async with self._db.session() as session:
                 summary = await Announcements(session).summarize(
-                    folded, f"summary:{first.key}", flood.summary_kind, payload, lease=LEASE
+                    folded, f"summary:{first.key}", said.KIND, dump(said), lease=LEASE
                 )
         except ClaimLost:  # another sender took one of them (a lease ran out): each goes out alone
             queue.extend(arrived)
@@ -149,15 +151,15 @@ class AnnouncementSender:
 
     async def _send(self, announcement: Announcement, *, turn_taken: bool = False) -> int:
         key, channel, kind = announcement.key, announcement.channel_id, announcement.kind
-        payload = announcement.payload
+        message = load(kind, announcement.payload)
         around = self._around_send.get(kind, NOTHING_AROUND)
         try:
-            payload = await around.before_send(payload)
+            message = await around.before_send(message)
             ts = await self._notifier.find_delivered(channel, key) if announcement.attempts > 1 else None
             if ts is None:
                 if not turn_taken:
                     await self._wait_turn(channel)
-                ts = await self._notifier.deliver(kind, channel, payload, key)
+                ts = await self._notifier.deliver(channel, message, key)
         except NotAMember:
             await self._await_member(announcement)
             return 0
@@ -177,7 +179,7 @@ class AnnouncementSender:
         async with self._db.session() as session:
             await Announcements(session).sent(key, ts)
         metrics.ANNOUNCEMENTS.labels("sent").inc()
-        await around.after_send(payload, ts)
+        await around.after_send(message, ts)
         return 1
 
     async def _await_member(self, announcement: Announcement) -> None:
@@ -189,9 +191,8 @@ class AnnouncementSender:
             await Announcements(session).await_member(announcement.key, utcnow() + MEMBER_RECHECK)
             asker = announcement.payload.get("user_id") or await Companies(session).linked_by(channel)
             if isinstance(asker, str) and asker and announcement.kind != INVITE_NEEDED and channel != asker:
-                await Announcements(session).owe(
-                    invite_key(channel, asker), asker, INVITE_NEEDED, {"channel_id": channel}
-                )
+                invite = InviteNeeded(channel_id=channel)
+                await Announcements(session).owe(invite_key(channel, asker), asker, invite.KIND, dump(invite))
 
     async def _wait_turn(self, channel: str) -> None:
         last = self._last_post.get(channel)

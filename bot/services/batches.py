@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot import metrics
 from bot.backend import BatchExpense, ExpenseSyncBackend, ExpenseSyncError, OpenBatch, SyncBatch
+from bot.messages import ExpenseOutcome, OutcomeSummary, dump
 from bot.services.work import ExpenseMessageRefresh, WorkToSend
 from storage.db import Database
 from storage.repositories import FINISHED, Announcements, BatchMove, Expenses, WatchCursors
@@ -198,18 +198,19 @@ class BatchWatcher:
             announcements = Announcements(session)
             for channel, finished in outcomes.items():
                 summarize = len(finished) >= SUMMARY_AT
-                payloads = {
+                told = {
                     f"outcome:{record.id}:{batch.id}": _outcome(record, item, batch) for record, item, batch in finished
                 }
                 rows = [
-                    {"key": key, "channel_id": channel, "kind": "expense_outcome", "payload": payload}
-                    for key, payload in payloads.items()
+                    {"key": key, "channel_id": channel, "kind": outcome.KIND, "payload": dump(outcome)}
+                    for key, outcome in told.items()
                 ]
                 new = await announcements.owe_many(rows, covered=summarize)
-                said = [payload for key, payload in payloads.items() if key in new]
+                said = [outcome for key, outcome in told.items() if key in new]
                 if summarize and said:
-                    key = f"summary:{channel}:{said[0]['expense_id']}:{said[0]['batch_id']}"
-                    owed += await announcements.owe(key, channel, "outcome_summary", {"outcomes": said})
+                    key = f"summary:{channel}:{said[0].expense_id}:{said[0].batch_id}"
+                    together = OutcomeSummary(outcomes=said)
+                    owed += await announcements.owe(key, channel, together.KIND, dump(together))
                 elif said:
                     owed += len(said)
         self._refresh_later(changed)
@@ -245,15 +246,17 @@ class BatchWatcher:
                 task.cancel()
 
 
-def _outcome(record: OutboxExpense, item: BatchExpense, batch: SyncBatch) -> dict[str, Any]:
+def _outcome(record: OutboxExpense, item: BatchExpense, batch: SyncBatch) -> ExpenseOutcome:
     from bot.services.expenses import summary
 
-    return {
-        **summary(record),
-        "batch_id": batch.id,
-        "batch_status": batch.status.value,
-        "status": item.status.value,
-        "accounting_id": item.accounting_id,
-        "error_message": plain_error(item.error.code, item.error.message) if item.error else None,
-        "thread_ts": record.message_ts,
-    }
+    return ExpenseOutcome(
+        **{
+            **summary(record).model_dump(),
+            "batch_id": batch.id,
+            "batch_status": batch.status.value,
+            "status": item.status.value,
+            "accounting_id": item.accounting_id,
+            "error_message": plain_error(item.error.code, item.error.message) if item.error else None,
+            "thread_ts": record.message_ts,
+        }
+    )

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from bot.backend import Company, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
+from bot.messages import CompanyLinked, CompanyNews, CompanyRegistered, dump
 from bot.services.access import AccessPolicy
 from bot.services.observed import connection_record
 from bot.services.refusals import NotLinked, Refusal, backend_trouble
@@ -135,7 +136,7 @@ class CompanyService:
             company = await self._backend.create_company(name.strip(), (description or "").strip() or None)
         except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "registering the company") from exc
-        linked = await self._adopt(company, [], user_id, channel_id, kind="company_registered")
+        linked = await self._adopt(company, [], user_id, channel_id, news=CompanyRegistered)
         if not linked:
             # Another registration linked the channel while ours was being created: say so, keep theirs.
             raise Refusal(
@@ -162,12 +163,18 @@ class CompanyService:
             connections = await self._backend.connections(company.id)
         except ExpenseSyncError as exc:
             raise backend_trouble(exc, self._backend, "looking up that company", "that company") from exc
-        if not await self._adopt(company, connections, user_id, channel_id, kind="company_linked"):
+        if not await self._adopt(company, connections, user_id, channel_id, news=CompanyLinked):
             await self._refuse_if_linked(channel_id)
         return LinkedCompany(company.id, company.name)
 
     async def _adopt(
-        self, company: Company, connections: list[ServiceConnection], user_id: str, channel_id: str, *, kind: str
+        self,
+        company: Company,
+        connections: list[ServiceConnection],
+        user_id: str,
+        channel_id: str,
+        *,
+        news: type[CompanyNews],
     ) -> bool:
         """Remember the company, link the channel, and owe the channel the news: one unit of work.
 
@@ -189,12 +196,8 @@ class CompanyService:
                 return False
             for connection in connections:
                 await Connections(session).record_new(connection_record(connection))
-            payload = {
-                "company_id": company.id,
-                "company_name": company.name,
-                "service": self._backend.name,
-                "user_id": user_id,
-            }
-            await Announcements(session).owe(f"{kind}:{company.id}:{channel_id}", channel_id, kind, payload)
+            told = news(company_id=company.id, company_name=company.name, service=self._backend.name, user_id=user_id)
+            key = f"{told.KIND}:{company.id}:{channel_id}"
+            await Announcements(session).owe(key, channel_id, told.KIND, dump(told))
         self._work.announcements_owed()
         return True

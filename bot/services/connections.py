@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from apiclient import wire
 from bot.backend import ConnectionStatus, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
+from bot.messages import AuthLinkEntry, DisconnectedByUser, dump
+from bot.messages import AuthLinks as LinksMessage
 from bot.services.access import AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.observed import connection_record
@@ -108,24 +110,25 @@ class ConnectionService:
             )
             for software, link in zip(softwares, links, strict=True)
         ]
-        payload = {
-            "company_name": company.name,
-            "service": self._backend.name,
-            "user_id": user_id,
-            "links": [
-                {
-                    "id": record.id,
-                    "software": record.integration_key,
-                    "name": record.platform_name,
-                    "url": record.auth_url,
-                    "expires_at": wire.utc_z(record.expires_at) if record.expires_at else None,
-                }
+        message = LinksMessage(
+            company_name=company.name,
+            service=self._backend.name,
+            user_id=user_id,
+            links=[
+                AuthLinkEntry(
+                    id=record.id,
+                    software=record.integration_key,
+                    name=record.platform_name,
+                    url=record.auth_url,
+                    expires_at=wire.utc_z(record.expires_at) if record.expires_at else None,
+                )
                 for record in records
             ],
-        }
+        )
         async with self._db.session() as session:
             await AuthLinks(session).add(*records)
-            await Announcements(session).owe(f"auth_links:{records[0].id}", channel_id, "auth_links", payload)
+            key = f"{message.KIND}:{records[0].id}"
+            await Announcements(session).owe(key, channel_id, message.KIND, dump(message))
         self._work.announcements_owed()
         return softwares
 
@@ -183,14 +186,14 @@ class ConnectionService:
             connections = Connections(session)
             if not await connections.change_status(connection.id, DISCONNECTING, connection.status.value, None):
                 await connections.record_new(connection_record(connection))
-            payload = {
-                "company_name": company.name,
-                "software_name": connection.platform_name,
-                "command": self._backend.software.command_name(connection.integration_key),
-                "user_id": user_id,
-            }
+            news = DisconnectedByUser(
+                company_name=company.name,
+                software_name=connection.platform_name,
+                command=self._backend.software.command_name(connection.integration_key),
+                user_id=user_id,
+            )
             key = f"disconnected:{connection.id}:{wire.utc_z(connection.updated_at)}"
-            await Announcements(session).owe(key, channel_id, "disconnected_by_user", payload)
+            await Announcements(session).owe(key, channel_id, news.KIND, dump(news))
         self._work.announcements_owed()
         return DisconnectPrompt(company.name, connection.id, connection.platform_name)
 

@@ -32,6 +32,7 @@ from bot.backend import (
     ReferenceKind,
     Rejected,
 )
+from bot.messages import ExpenseMessage, ExpenseSubmitted, dump
 from bot.services.access import NO_ACCESS, AccessPolicy
 from bot.services.companies import CompanyService
 from bot.services.expense_form import ExpenseInput, FormErrors, build_expense
@@ -98,18 +99,18 @@ def total_of(expense: Expense) -> Decimal:
     return sum((line.net_amount + line.tax_amount for line in expense.lines), Decimal(0))
 
 
-def summary(record: OutboxExpense) -> dict[str, Any]:
-    """What the expense message shows, as plain data."""
-    return {
-        "expense_id": record.id,
-        "user_id": record.submitted_by,
-        "merchant": record.merchant,
-        "total": format_money(Decimal(record.total), record.currency),
-        "state": record.state,
-        "status": record.status,
-        "error_message": record.error_message,
-        "accounting_id": record.accounting_id,
-    }
+def summary(record: OutboxExpense) -> ExpenseMessage:
+    """What the expense message shows."""
+    return ExpenseMessage(
+        expense_id=record.id,
+        user_id=record.submitted_by,
+        merchant=record.merchant,
+        total=format_money(Decimal(record.total), record.currency),
+        state=record.state,
+        status=record.status,
+        error_message=record.error_message,
+        accounting_id=record.accounting_id,
+    )
 
 
 class ExpenseService:
@@ -277,8 +278,9 @@ class ExpenseService:
             async with self._db.session() as session:
                 await Expenses(session).add(record)
                 Receipts(session).add_to_new(record, dict.fromkeys(receipt_file_ids), user_id)
+                submitted = ExpenseSubmitted(expense_id=record.id)
                 await Announcements(session).owe(
-                    f"expense:{record.id}", record.channel_id, "expense_submitted", {"expense_id": record.id}
+                    f"expense:{record.id}", record.channel_id, submitted.KIND, dump(submitted)
                 )
         except StoreConflict:
             # The same submission, delivered twice at once, lost the race to its twin: answer the twin's.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from bot.messages import InviteNeeded, dump
 from bot.ports import Directory
 from bot.services.work import WorkToSend
 from storage.db import Database
 from storage.repositories import Announcements
 
-INVITE_NEEDED = "invite_needed"
+INVITE_NEEDED = InviteNeeded.KIND
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,9 @@ class Membership:
         if channel_id.startswith("D") or await self._directory.bot_is_member(channel_id):
             return True
         async with self._db.session() as session:
+            invite = InviteNeeded(channel_id=channel_id)
             await Announcements(session).owe(
-                invite_key(channel_id, user_id), user_id, INVITE_NEEDED, {"channel_id": channel_id}, covered=True
+                invite_key(channel_id, user_id), user_id, invite.KIND, dump(invite), covered=True
             )
         return False
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from apiclient import wire
 from bot.backend import ExpenseSyncBackend, ExpenseSyncError, FileRefused, ReceiptRules, Rejected
+from bot.messages import ReceiptFailed, ReceiptOffer, ReceiptRefused, dump
 from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
@@ -80,15 +81,15 @@ class ReceiptService:
             reply_to = thread_ts or ts
             async with self._db.session() as session:
                 if problem is not None:
-                    payload = {"text": problem, "thread_ts": reply_to}
+                    refused = ReceiptRefused(text=problem, thread_ts=reply_to)
                     await Announcements(session).owe(
-                        f"receipt_refused:{file_id}", channel_id, "receipt_refused", payload
+                        f"{refused.KIND}:{file_id}", channel_id, refused.KIND, dump(refused)
                     )
                 elif expense is not None:
                     await Receipts(session).attach_once(expense, file_id, user_id)
                 else:
-                    payload = {"file_id": file_id, "file_name": file.name, "thread_ts": reply_to}
-                    await Announcements(session).owe(f"receipt_offer:{file_id}", channel_id, "receipt_offer", payload)
+                    offer = ReceiptOffer(file_id=file_id, file_name=file.name, thread_ts=reply_to)
+                    await Announcements(session).owe(f"{offer.KIND}:{file_id}", channel_id, offer.KIND, dump(offer))
         self._work.announcements_owed()
         self._work.receipts_waiting()
 
@@ -173,8 +174,8 @@ class ReceiptService:
     async def _give_up(self, receipt: ReceiptRecord, expense: OutboxExpense, sentence: str) -> None:
         async with self._db.session() as session:
             await Receipts(session).give_up(receipt.id, sentence[:1000])
-            payload = {"text": sentence, "thread_ts": expense.message_ts, "user_id": receipt.user_id}
+            failed = ReceiptFailed(text=sentence, thread_ts=expense.message_ts, user_id=receipt.user_id)
             await Announcements(session).owe(
-                f"receipt_failed:{receipt.id}", expense.channel_id, "receipt_failed", payload
+                f"{failed.KIND}:{receipt.id}", expense.channel_id, failed.KIND, dump(failed)
             )
         self._work.announcements_owed()

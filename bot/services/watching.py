@@ -7,11 +7,13 @@ so two looks (two cycles, two processes, a restart in between) never report it t
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
 from apiclient import wire
+from bot import messages as m
 from bot import metrics
 from bot.backend import ConnectionStatus, ExpenseSyncBackend, ExpenseSyncError, ServiceConnection
 from bot.logs import log_context
@@ -25,6 +27,9 @@ from storage.states import AuthLinkState
 from storage.tables import AuthLinkRecord, CompanyRecord, ConnectionRecord, utcnow
 
 log = logging.getLogger(__name__)
+
+L = TypeVar("L", bound=m.LinkNews)
+C = TypeVar("C", bound=m.ConnectionNews)
 
 MAX_SKIPPED_CYCLES = 32
 CLOCK_SKEW = timedelta(minutes=5)
@@ -114,11 +119,17 @@ class ConnectionWatcher:
                 used = _connection_for(link, connections)
                 if used is not None and await links.finish(link.id, AuthLinkState.CONNECTED, used.id):
                     completed_by_link.add(used.id)
-                    payload = await _link_payload(
-                        links, link, company, catalog, self._backend.name, state=AuthLinkState.CONNECTED
+                    news = await _link_news(
+                        m.LinkConnected,
+                        links,
+                        link,
+                        company,
+                        catalog,
+                        self._backend.name,
+                        state=AuthLinkState.CONNECTED,
                     )
                     owed += await announcements.owe(
-                        f"link:{link.id}:connected", link.channel_id, "link_connected", payload
+                        f"link:{link.id}:connected", link.channel_id, news.KIND, m.dump(news)
                     )
                 elif (
                     used is None
@@ -126,22 +137,22 @@ class ConnectionWatcher:
                     and link.expires_at <= now
                     and await links.finish(link.id, AuthLinkState.EXPIRED)
                 ):
-                    payload = await _link_payload(
-                        links, link, company, catalog, self._backend.name, state=AuthLinkState.EXPIRED
+                    expired = await _link_news(
+                        m.LinkExpired, links, link, company, catalog, self._backend.name, state=AuthLinkState.EXPIRED
                     )
                     key = f"link:{link.id}:expired"
-                    owed += await announcements.owe(key, link.channel_id, "link_expired", payload)
+                    owed += await announcements.owe(key, link.channel_id, expired.KIND, m.dump(expired))
 
             known = {record.id: record for record in await Connections(session).for_company(company.id)}
             for connection in connections:
                 record = known.get(connection.id)
                 key = f"connection:{connection.id}:{connection.status.value}:{wire.utc_z(connection.updated_at)}"
-                payload = _connection_payload(company, connection, catalog, self._backend.name)
                 if record is None:
                     await Connections(session).record_new(connection_record(connection))
                     if connection.status == ConnectionStatus.CONNECTED and connection.id not in completed_by_link:
+                        made = _connection_news(m.ConnectionConnected, company, connection, catalog, self._backend.name)
                         for channel in channels:
-                            owed += await announcements.owe(key, channel, "connection_connected", payload)
+                            owed += await announcements.owe(key, channel, made.KIND, m.dump(made))
                     continue
                 if record.status == connection.status.value:
                     continue
@@ -151,14 +162,16 @@ class ConnectionWatcher:
                 error = connection.error.message if connection.error else None
                 if not await Connections(session).change_status(connection.id, record.status, connection.status, error):
                     continue
+                kind: type[m.ConnectionNews]
                 if connection.status in (ConnectionStatus.DISCONNECTED, ConnectionStatus.ERROR):
-                    kind = "connection_lost"
+                    kind = m.ConnectionLost
                 elif connection.id in completed_by_link:
                     continue  # the link's own message says it
                 else:
-                    kind = "connection_restored"
+                    kind = m.ConnectionRestored
+                told = _connection_news(kind, company, connection, catalog, self._backend.name)
                 for channel in channels:
-                    owed += await announcements.owe(key, channel, kind, payload)
+                    owed += await announcements.owe(key, channel, told.KIND, m.dump(told))
         return owed
 
     @staticmethod
@@ -193,7 +206,8 @@ def _minus_skew(moment: datetime) -> datetime:
     return moment - CLOCK_SKEW
 
 
-async def _link_payload(
+async def _link_news(
+    news: type[L],
     links: AuthLinks,
     link: AuthLinkRecord,
     company: CompanyRecord,
@@ -201,58 +215,59 @@ async def _link_payload(
     service: str,
     *,
     state: str,
-) -> dict[str, object]:
+) -> L:
     """The news, plus the whole link message as it should now read (its buttons for used links gone)."""
     siblings = await links.on_message(link.message_ts) if link.message_ts else [link]
-    return {
-        "company_name": company.name,
-        "software_name": link.platform_name,
-        "command": catalog.command_name(link.integration_key),
-        "link_message_ts": link.message_ts,
-        "link_message": {
-            "company_name": company.name,
-            "service": service,
-            "user_id": link.requested_by,
-            "links": _link_entries(siblings, {link.id: state}),
-        },
-    }
+    return news(
+        company_name=company.name,
+        software_name=link.platform_name,
+        command=catalog.command_name(link.integration_key),
+        link_message_ts=link.message_ts,
+        link_message=m.AuthLinks(
+            company_name=company.name,
+            service=service,
+            user_id=link.requested_by,
+            links=_link_entries(siblings, {link.id: state}),
+        ),
+    )
 
 
-def _link_entries(siblings: list[AuthLinkRecord], states: dict[str, str]) -> list[dict[str, object]]:
+def _link_entries(siblings: list[AuthLinkRecord], states: Mapping[str, str | None]) -> list[m.AuthLinkEntry]:
     return [
-        {
-            "id": sibling.id,
-            "software": sibling.integration_key,
-            "name": sibling.platform_name,
-            "url": sibling.auth_url,
-            "expires_at": wire.utc_z(sibling.expires_at) if sibling.expires_at else None,
-            "state": states.get(sibling.id, sibling.state),
-        }
+        m.AuthLinkEntry(
+            id=sibling.id,
+            software=sibling.integration_key,
+            name=sibling.platform_name,
+            url=sibling.auth_url,
+            expires_at=wire.utc_z(sibling.expires_at) if sibling.expires_at else None,
+            state=states.get(sibling.id, sibling.state),
+        )
         for sibling in siblings
     ]
 
 
-async def link_message_now(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
+async def link_message_now(db: Database, news: m.LinkNews) -> m.LinkNews:
     """Just before a link's news is posted: the link message it edits, if that was posted after the look.
 
     The look can see a link used before the message carrying it has been recorded as sent (both run at once);
     without this the news would leave the used button in place.
     """
-    message = payload.get("link_message")
-    if payload.get("link_message_ts") or not message or not message.get("links"):
-        return payload
-    states = {entry["id"]: entry["state"] for entry in message["links"]}
+    message = news.link_message
+    if news.link_message_ts or not message or not message.links:
+        return news
+    states = {entry.id: entry.state for entry in message.links}
     async with db.session() as session:
         links = AuthLinks(session)
-        link = await links.get(message["links"][0]["id"])
+        link = await links.get(message.links[0].id)
         if link is None or not link.message_ts:
-            return payload
+            return news
         siblings = await links.on_message(link.message_ts)
-    return {
-        **payload,
-        "link_message_ts": link.message_ts,
-        "link_message": {**message, "links": _link_entries(siblings, states)},
-    }
+    return news.model_copy(
+        update={
+            "link_message_ts": link.message_ts,
+            "link_message": message.model_copy(update={"links": _link_entries(siblings, states)}),
+        }
+    )
 
 
 class LinkNews(AroundSend):
@@ -261,18 +276,18 @@ class LinkNews(AroundSend):
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def before_send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return await link_message_now(self._db, payload)
+    async def before_send(self, message: m.Message) -> m.Message:
+        return await link_message_now(self._db, m.expect(message, m.LinkNews))
 
 
-def _connection_payload(
-    company: CompanyRecord, connection: ServiceConnection, catalog: SoftwareCatalog, service: str
-) -> dict[str, object]:
-    return {
-        "company_name": company.name,
-        "service": service,
-        "software_name": connection.platform_name,
-        "status": connection.status.value,
-        "error_message": connection.error.message if connection.error else None,
-        "command": catalog.command_name(connection.integration_key),
-    }
+def _connection_news(
+    news: type[C], company: CompanyRecord, connection: ServiceConnection, catalog: SoftwareCatalog, service: str
+) -> C:
+    return news(
+        company_name=company.name,
+        service=service,
+        software_name=connection.platform_name,
+        status=connection.status.value,
+        error_message=connection.error.message if connection.error else None,
+        command=catalog.command_name(connection.integration_key),
+    )

@@ -7,8 +7,9 @@ a receipt to upload) has that job run now rather than at its next tick; the comp
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from bot.messages import Message
 from storage.tables import OutboxExpense
 
 
@@ -55,10 +56,10 @@ class NoMessagesToRefresh:
 class AroundSend(Protocol):
     """What one kind of announcement does around its post; by default, nothing."""
 
-    async def before_send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The payload rebuilt from current state just before posting (it may have moved since it was owed)."""
-        return payload
+    async def before_send(self, message: Message) -> Message:
+        """The message rebuilt from current state just before posting (it may have moved since it was owed)."""
+        return message
 
-    async def after_send(self, payload: dict[str, Any], ts: str) -> None:
+    async def after_send(self, message: Message, ts: str) -> None:
         """Record what the post made (the message's ts)."""
         return

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import messages as m
 from bot.backend import ServiceConnection
 from bot.services.expense_form import FormErrors
 from bot.services.expenses import BatchSummary, _with_lines_not_shown
@@ -72,7 +73,11 @@ def test_forty_linked_companies_make_a_home_tab_slack_publishes() -> None:
         )
         for n in range(40)
     ]
-    recent = [{"merchant": "Taxi", "total": "£1.00", "state": "waiting", "status": None}] * 5
+    recent = [
+        m.ExpenseMessage(
+            expense_id="e1", user_id="UADMIN", merchant="Taxi", total="£1.00", state="waiting", status=None
+        )
+    ] * 5
     view = home.home_view(companies, recent)
     assert block_kit.view_errors(view, home=True) == []
     shown = text_of(view)
@@ -85,17 +90,23 @@ def test_a_five_thousand_character_error_is_shortened_in_every_message_that_carr
     assert len(LONG_ERROR) > 5000
     failed = {"merchant": "Taxi", "total": "£1.00", "status": "FAILED", "error_message": LONG_ERROR}
     built = {
-        "expense_outcome": expense_messages.expense_outcome({**failed, "expense_id": "e1"}),
+        "expense_outcome": expense_messages.expense_outcome(
+            m.ExpenseOutcome(**failed, expense_id="e1", user_id="UADMIN")
+        ),
         "expense_message": expense_messages.expense_message(
-            {**failed, "user_id": "UADMIN", "state": "accepted", "expense_id": "e1"}
+            m.ExpenseMessage(**failed, user_id="UADMIN", state="accepted", expense_id="e1")
         ),
         "connection_lost": connections.connection_lost(
-            {**failed, "software_name": "Xero", "company_name": "Acme", "command": "xero", "status": "ERROR"}
+            m.ConnectionLost(
+                software_name="Xero", company_name="Acme", command="xero", status="ERROR", error_message=LONG_ERROR
+            )
         ),
         "outcome_summary": expense_messages.outcome_summary(
-            {"outcomes": [{**failed, "expense_id": f"e{n}", "user_id": "UADMIN"} for n in range(30)]}
+            m.OutcomeSummary(
+                outcomes=[m.ExpenseOutcome(**failed, expense_id=f"e{n}", user_id="UADMIN") for n in range(30)]
+            )
         ),
-        "receipt_note": receipts.receipt_note({"text": f"I could not attach receipt.pdf: {LONG_ERROR}"}),
+        "receipt_note": receipts.receipt_note(m.ReceiptRefused(text=f"I could not attach receipt.pdf: {LONG_ERROR}")),
         "refusal": answers.refusal(Refusal("Sync2Books did not accept that: {problems}.", problems=LONG_ERROR)),
     }
     for name, message in built.items():
@@ -140,8 +151,8 @@ def test_the_lines_a_fix_and_retry_could_not_show_are_sent_again_as_they_were() 
 
 
 def test_a_link_message_for_more_software_than_a_message_holds_caps_the_buttons() -> None:
-    link = {"software": "XERO", "name": "Xero", "url": "https://x.example/a", "expires_at": None}
-    built = connections.auth_links_message({"company_name": "Acme", "user_id": "UADMIN", "links": [link] * 60})
+    link = m.AuthLinkEntry(id="l1", software="XERO", name="Xero", url="https://x.example/a", expires_at=None)
+    built = connections.auth_links_message(m.AuthLinks(company_name="Acme", user_id="UADMIN", links=[link] * 60))
     assert message_problems(built) == []
     assert "…and 13 more" in text_of({"blocks": built[1]})
 
@@ -210,7 +221,9 @@ home_companies = st.builds(
 )
 recent_expenses = st.lists(
     st.builds(
-        lambda merchant, total, state: {"merchant": merchant, "total": total, "state": state[0], "status": state[1]},
+        lambda merchant, total, state: m.ExpenseMessage(
+            expense_id="e-1", user_id="UADMIN", merchant=merchant, total=total, state=state[0], status=state[1]
+        ),
         st.none() | TEXTS,
         TOTALS,
         STATES,
@@ -218,14 +231,9 @@ recent_expenses = st.lists(
     max_size=40,
 )
 outcomes = st.builds(
-    lambda merchant, total, status, error, user: {
-        "merchant": merchant,
-        "total": total,
-        "status": status,
-        "error_message": error,
-        "expense_id": "e-1",
-        "user_id": user,
-    },
+    lambda merchant, total, status, error, user: m.ExpenseOutcome(
+        merchant=merchant, total=total, status=status, error_message=error, expense_id="e-1", user_id=user
+    ),
     st.none() | TEXTS,
     TOTALS,
     st.sampled_from(["SYNCED", "FAILED"]),
@@ -233,13 +241,14 @@ outcomes = st.builds(
     USERS,
 )
 links = st.builds(
-    lambda name, state, software: {
-        "software": software,
-        "name": name,
-        "url": "https://sandbox.example/authorize?token=abc",
-        "expires_at": "2026-12-09T10:00:00Z",
-        "state": state,
-    },
+    lambda name, state, software: m.AuthLinkEntry(
+        id="l-1",
+        software=software,
+        name=name,
+        url="https://sandbox.example/authorize?token=abc",
+        expires_at="2026-12-09T10:00:00Z",
+        state=state,
+    ),
     TEXTS,
     st.sampled_from(["pending", "connected", "expired"]),
     st.sampled_from(["XERO", "SAGE", "QUICKBOOKS", "QUICKBOOKS_DESKTOP"]),
@@ -271,24 +280,39 @@ modal_lines = st.builds(
 MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]], st.SearchStrategy[Any]]] = {
     "company_registered": (
         announcements.company_registered,
-        st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS, "company_id": TEXTS}),
+        st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS, "company_id": TEXTS}).map(
+            m.CompanyRegistered.model_validate
+        ),
     ),
-    "company_linked": (announcements.company_linked, st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS})),
+    "company_linked": (
+        announcements.company_linked,
+        st.fixed_dictionaries({"user_id": USERS, "company_name": TEXTS, "company_id": TEXTS}).map(
+            m.CompanyLinked.model_validate
+        ),
+    ),
     "auth_links": (
         connections.auth_links_message,
-        st.fixed_dictionaries({"company_name": TEXTS, "user_id": USERS, "links": st.lists(links, max_size=60)}),
+        st.fixed_dictionaries({"company_name": TEXTS, "user_id": USERS, "links": st.lists(links, max_size=60)}).map(
+            m.AuthLinks.model_validate
+        ),
     ),
     "link_connected": (
         connections.link_connected,
-        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS}),
+        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}).map(
+            m.LinkConnected.model_validate
+        ),
     ),
     "link_expired": (
         connections.link_expired,
-        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}),
+        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}).map(
+            m.LinkExpired.model_validate
+        ),
     ),
     "connection_restored": (
         connections.connection_restored,
-        st.fixed_dictionaries({"software_name": TEXTS, "company_name": TEXTS}),
+        st.fixed_dictionaries(
+            {"software_name": TEXTS, "company_name": TEXTS, "command": TEXTS, "status": STATUSES}
+        ).map(m.ConnectionRestored.model_validate),
     ),
     "connection_lost": (
         connections.connection_lost,
@@ -300,25 +324,27 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
                 "status": st.sampled_from(["ERROR", "DISCONNECTED"]),
                 "error_message": st.none() | TEXTS,
             }
-        ),
+        ).map(m.ConnectionLost.model_validate),
     ),
     "disconnected_by_user": (
         connections.disconnected_by_user,
-        st.fixed_dictionaries({"user_id": USERS, "software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}),
+        st.fixed_dictionaries({"user_id": USERS, "software_name": TEXTS, "company_name": TEXTS, "command": TEXTS}).map(
+            m.DisconnectedByUser.model_validate
+        ),
     ),
     "expense_message": (
         expense_messages.expense_message,
         st.builds(
-            lambda user, merchant, total, state, accounting, error: {
-                "user_id": user,
-                "merchant": merchant,
-                "total": total,
-                "state": state[0],
-                "status": state[1],
-                "accounting_id": accounting,
-                "error_message": error,
-                "expense_id": "e-1",
-            },
+            lambda user, merchant, total, state, accounting, error: m.ExpenseMessage(
+                user_id=user,
+                merchant=merchant,
+                total=total,
+                state=state[0],
+                status=state[1],
+                accounting_id=accounting,
+                error_message=error,
+                expense_id="e-1",
+            ),
             USERS,
             st.none() | TEXTS,
             TOTALS,
@@ -329,17 +355,25 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
     ),
     "invite_needed": (
         announcements.invite_needed,
-        st.fixed_dictionaries({"channel_id": IDS.map("C{}".format) | TEXTS}),
+        st.fixed_dictionaries({"channel_id": IDS.map("C{}".format) | TEXTS}).map(m.InviteNeeded.model_validate),
     ),
-    "receipt_offer": (receipts.receipt_offer, st.fixed_dictionaries({"file_name": TEXTS, "file_id": IDS})),
-    "receipt_note": (receipts.receipt_note, st.fixed_dictionaries({"text": TEXTS})),
+    "receipt_offer": (
+        receipts.receipt_offer,
+        st.fixed_dictionaries({"file_name": TEXTS, "file_id": IDS}).map(m.ReceiptOffer.model_validate),
+    ),
+    "receipt_note": (
+        receipts.receipt_note,
+        st.fixed_dictionaries({"text": TEXTS}).map(m.ReceiptRefused.model_validate),
+    ),
     "expense_outcome": (
         expense_messages.expense_outcome,
-        outcomes.map(lambda o: {**o, "accounting_id": o["merchant"]}),
+        outcomes.map(lambda o: o.model_copy(update={"accounting_id": o.merchant})),
     ),
     "outcome_summary": (
         expense_messages.outcome_summary,
-        st.fixed_dictionaries({"outcomes": st.lists(outcomes, min_size=1, max_size=60)}),
+        st.fixed_dictionaries({"outcomes": st.lists(outcomes, min_size=1, max_size=60)}).map(
+            m.OutcomeSummary.model_validate
+        ),
     ),
 }
 
@@ -398,7 +432,7 @@ def test_usage_any_input(service: str, software: str) -> None:
 
 @FAST
 @given(companies=st.lists(home_companies, max_size=60), recent=recent_expenses)
-def test_home_view_any_input(companies: list[HomeCompany], recent: list[dict[str, Any]]) -> None:
+def test_home_view_any_input(companies: list[HomeCompany], recent: list[m.ExpenseMessage]) -> None:
     assert block_kit.view_errors(home.home_view(companies, recent), home=True) == []
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot import messages as m
 from bot.backend import ServiceConnection
 from bot.services.expenses import BatchSummary
 from bot.services.home import HomeCompany, HomeConnection
@@ -55,71 +56,72 @@ def _connection(**changes: Any) -> ServiceConnection:
 
 BUILDERS: dict[str, Callable[[], Any]] = {
     "company_registered": lambda: announcements.company_registered(
-        {"user_id": "UADMIN", "company_name": HOSTILE, "company_id": "id"}
+        m.CompanyRegistered(user_id="UADMIN", company_name=HOSTILE, company_id="id")
     ),
-    "company_linked": lambda: announcements.company_linked({"user_id": "UADMIN", "company_name": HOSTILE}),
+    "company_linked": lambda: announcements.company_linked(
+        m.CompanyLinked(user_id="UADMIN", company_name=HOSTILE, company_id="id")
+    ),
     "auth_links": lambda: connections.auth_links_message(
-        {
-            "company_name": HOSTILE,
-            "user_id": "UADMIN",
-            "links": [{"software": "XERO", "name": HOSTILE, "url": "https://x.example/link", "expires_at": None}],
-        }
+        m.AuthLinks(
+            company_name=HOSTILE,
+            user_id="UADMIN",
+            links=[
+                m.AuthLinkEntry(id="l", software="XERO", name=HOSTILE, url="https://x.example/link", expires_at=None)
+            ],
+        )
     ),
-    "link_connected": lambda: connections.link_connected({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "link_connected": lambda: connections.link_connected(
+        m.LinkConnected(software_name=HOSTILE, company_name=HOSTILE, command="x")
+    ),
     "link_expired": lambda: connections.link_expired(
-        {"software_name": HOSTILE, "company_name": HOSTILE, "command": "x"}
+        m.LinkExpired(software_name=HOSTILE, company_name=HOSTILE, command="x")
     ),
-    "connection_restored": lambda: connections.connection_restored({"software_name": HOSTILE, "company_name": HOSTILE}),
+    "connection_restored": lambda: connections.connection_restored(
+        m.ConnectionRestored(software_name=HOSTILE, company_name=HOSTILE, command="x", status="CONNECTED")
+    ),
     "connection_lost_error": lambda: connections.connection_lost(
-        {
-            "software_name": "Xero",
-            "company_name": HOSTILE,
-            "command": "xero",
-            "status": "ERROR",
-            "error_message": HOSTILE,
-        }
+        m.ConnectionLost(
+            software_name="Xero", company_name=HOSTILE, command="xero", status="ERROR", error_message=HOSTILE
+        )
     ),
     "connection_lost": lambda: connections.connection_lost(
-        {"software_name": HOSTILE, "company_name": HOSTILE, "command": "xero", "status": "DISCONNECTED"}
+        m.ConnectionLost(software_name=HOSTILE, company_name=HOSTILE, command="xero", status="DISCONNECTED")
     ),
     "disconnected_by_user": lambda: connections.disconnected_by_user(
-        {"user_id": "UADMIN", "software_name": HOSTILE, "company_name": HOSTILE, "command": "xero"}
+        m.DisconnectedByUser(user_id="UADMIN", software_name=HOSTILE, company_name=HOSTILE, command="xero")
     ),
     "connections_list": lambda: connections.connections_list(HOSTILE, [_connection()]),
     "disconnect_confirmation": lambda: connections.disconnect_confirmation(HOSTILE, HOSTILE, "c0ffee"),
     "disconnect_done": lambda: connections.disconnect_done(HOSTILE, HOSTILE),
     "home_view": lambda: home.home_view(
         [HomeCompany(HOSTILE, ("C0ACME",), (HomeConnection(HOSTILE, "CONNECTED", None),))],
-        [{"merchant": HOSTILE, "total": "£1.00", "state": "waiting", "status": None}],
+        [m.ExpenseMessage(expense_id="e", user_id="U", merchant=HOSTILE, total="£1.00", state="waiting", status=None)],
     ),
     "expense_message": lambda: expense_messages.expense_message(
-        {
-            "user_id": "UADMIN",
-            "merchant": HOSTILE,
-            "total": "£1.00",
-            "state": "rejected",
-            "expense_id": "e",
-            "error_message": HOSTILE,
-        }
+        m.ExpenseMessage(
+            user_id="UADMIN", merchant=HOSTILE, total="£1.00", state="rejected", expense_id="e", error_message=HOSTILE
+        )
     ),
-    "receipt_offer": lambda: receipts.receipt_offer({"file_name": HOSTILE, "file_id": "F1"}),
-    "receipt_note": lambda: receipts.receipt_note({"text": f"I can't attach *{HOSTILE}* as a receipt"}),
+    "receipt_offer": lambda: receipts.receipt_offer(m.ReceiptOffer(file_name=HOSTILE, file_id="F1")),
+    "receipt_note": lambda: receipts.receipt_note(m.ReceiptRefused(text=f"I can't attach *{HOSTILE}* as a receipt")),
     "expense_outcome": lambda: expense_messages.expense_outcome(
-        {"merchant": HOSTILE, "total": "£1.00", "status": "FAILED", "error_message": HOSTILE, "expense_id": "e"}
+        m.ExpenseOutcome(
+            merchant=HOSTILE, total="£1.00", status="FAILED", error_message=HOSTILE, expense_id="e", user_id="UADMIN"
+        )
     ),
     "outcome_summary": lambda: expense_messages.outcome_summary(
-        {
-            "outcomes": [
-                {
-                    "merchant": HOSTILE,
-                    "total": "£1",
-                    "status": "FAILED",
-                    "error_message": HOSTILE,
-                    "expense_id": "e",
-                    "user_id": "UADMIN",
-                }
+        m.OutcomeSummary(
+            outcomes=[
+                m.ExpenseOutcome(
+                    merchant=HOSTILE,
+                    total="£1",
+                    status="FAILED",
+                    error_message=HOSTILE,
+                    expense_id="e",
+                    user_id="UADMIN",
+                )
             ]
-        }
+        )
     ),
     "status_list": lambda: expense_messages.status_list(HOSTILE, [BatchSummary("b", 1, 0, 1, 0, NOW)]),
     "refusal": lambda: answers.refusal(Refusal("Linked to *{name}*.", name=HOSTILE)),
