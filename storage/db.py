@@ -1,6 +1,7 @@
 """The engine and sessions of the bot's own store, and its migrations.
 
-SQLite by default (WAL, so readers never wait for the writer), PostgreSQL through ``DATABASE_URL``.
+SQLite by default (WAL, so readers never wait for the writer; units of work queued in this process, so writers
+never sleep in SQLite's busy handler), PostgreSQL through ``DATABASE_URL``.
 Migrations are Alembic's, run at start and by ``sync2books-bot db upgrade``; on PostgreSQL they hold
 an advisory lock, so two processes starting together do not both migrate.
 """
@@ -8,6 +9,7 @@ an advisory lock, so two processes starting together do not both migrate.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -30,6 +32,16 @@ MIGRATION_LOCK_ID = 7_274_201
 # What the store raises when a statement or a commit fails: for the callers that may let it pass (a stop with the
 # database already gone), so that they need not know it is SQLAlchemy underneath.
 StorageError = SQLAlchemyError
+
+
+# SQLite has one writer at a time; a unit of work that finds the file locked sleeps in SQLite's busy handler,
+# which backs off up to 100 ms a try, so under a burst some waited seconds while the writer was long done.
+# Queued here instead, in arrival order, each starts the moment the one before commits. Past this wait the
+# unit of work goes ahead on its own and meets SQLite's busy timeout as it did before: never worse than that.
+QUEUE_WAIT_SECONDS = 10.0
+# Set while this task (and the tasks it starts) holds the queue: a session inside a session does not wait for
+# itself.
+_holding_queue: contextvars.ContextVar[bool] = contextvars.ContextVar("holding_sqlite_queue", default=False)
 
 
 class DatabaseUnavailableError(Exception):
@@ -74,7 +86,7 @@ def head_revision() -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, queue_units_of_work: bool | None = None) -> None:
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -94,6 +106,9 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # PostgreSQL has row locks and its pool; only SQLite's single writer gains from waiting in line.
+        self._queues = self.is_sqlite if queue_units_of_work is None else queue_units_of_work
+        self._queue: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -101,8 +116,29 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as session, session.begin():
+        async with self._in_line(), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _in_line(self) -> AsyncIterator[None]:
+        if not self._queues or _holding_queue.get():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._queue[0] is not loop:
+            self._queue = (loop, asyncio.Lock())  # a lock belongs to one loop; a test may run several in turn
+        queue = self._queue[1]
+        try:
+            await asyncio.wait_for(queue.acquire(), QUEUE_WAIT_SECONDS)
+        except TimeoutError:
+            yield  # SQLite's own busy timeout decides, as it did before the queue
+            return
+        token = _holding_queue.set(True)
+        try:
+            yield
+        finally:
+            _holding_queue.reset(token)
+            queue.release()
 
     async def ping(self) -> None:
         """One round trip to the database; raises whatever the driver raises when it does not answer."""
