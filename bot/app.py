@@ -70,6 +70,19 @@ class _QuietAboutOurClient(logging.Filter):
 
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietAboutOurClient())
 
+
+class _QuietAboutATickStillRunning(logging.Filter):
+    """A job still at work when its next tick comes is skipped on purpose (one run at a time): not worth a warning.
+
+    Under a burst the sender works longer than its one-second interval, and APScheduler said so every second.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietAboutATickStillRunning())
+
 SEND_EVERY_SECONDS = 1.0
 REFERENCE_REFRESH_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
