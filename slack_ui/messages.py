@@ -27,6 +27,7 @@ BUILDERS: dict[str, Builder] = {
     "outcome_summary": expense_messages.outcome_summary,
     "receipt_offer": receipts.receipt_offer,
     "receipt_refused": receipts.receipt_note,
+    "receipt_duplicate": receipts.receipt_duplicate,
     "receipt_failed": receipts.receipt_note,
 }
 

@@ -53,6 +53,14 @@ def _connection(**changes: Any) -> ServiceConnection:
     return ServiceConnection(**{**values, **changes})
 
 
+DUPLICATE = {
+    "expense_id": "e",
+    "merchant": HOSTILE,
+    "total": HOSTILE,
+    "issue_date": HOSTILE,
+    "user_id": "UADMIN",
+    "same_bytes": False,
+}
 BUILDERS: dict[str, Callable[[], Any]] = {
     "company_registered": lambda: announcements.company_registered(
         {"user_id": "UADMIN", "company_name": HOSTILE, "company_id": "id"}
@@ -103,6 +111,13 @@ BUILDERS: dict[str, Callable[[], Any]] = {
         }
     ),
     "receipt_offer": lambda: receipts.receipt_offer({"file_name": HOSTILE, "file_id": "F1"}),
+    "receipt_duplicate": lambda: receipts.receipt_duplicate({"file_name": HOSTILE, **DUPLICATE}),
+    "receipt_notes_in_the_modal": lambda: (
+        "notes",
+        receipts.receipt_notes(
+            {"file_name": HOSTILE, "state": "unreadable", "problem": HOSTILE, "duplicate": DUPLICATE}
+        ),
+    ),
     "receipt_note": lambda: receipts.receipt_note({"text": f"I can't attach *{HOSTILE}* as a receipt"}),
     "expense_outcome": lambda: expense_messages.expense_outcome(
         {"merchant": HOSTILE, "total": "£1.00", "status": "FAILED", "error_message": HOSTILE, "expense_id": "e"}
