@@ -137,10 +137,10 @@ class ReceiptService:
         return await self._reader.draft(stored, str(name or "the receipt"), context.company_id, _base(context))
 
     async def draft_when_read(self, file_id: str, context: ExpenseContext, file_name: str) -> ReceiptDraft:
-        """The same, once the file is read (waiting for a reading under way); still "being read" if it never ends."""
+        """The same, once the file is read (waiting for a reading under way); unreadable if it cannot be had."""
         found = await self._reader.finished(file_id, _base(context))
-        if found is None:
-            return ReceiptDraft(file_name=file_name, state="unreadable", problem="reading it took too long")
+        if found is None:  # Slack would not hand the file over, or reading it did not end in time
+            return ReceiptDraft(file_name=file_name, state="unreadable", problem="it could not be read just now")
         return await self._reader.draft(found, file_name, context.company_id, _base(context))
 
     async def attach(self, expense_id: str, file_id: str, user_id: str) -> OutboxExpense:

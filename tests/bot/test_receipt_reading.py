@@ -20,6 +20,7 @@ from PIL import Image
 
 import bot.app
 from receipt_reading import ReceiptReading, read_receipt
+from slack_ui.expense_state import not_yet_typed
 from sync2books.models import Connection
 from tests.support.bot import ADMIN, CHANNEL, RunningBot, bot_settings
 from tests.support.expense_modal import company_with_xero, filled
@@ -236,3 +237,23 @@ async def test_an_unreadable_image_opens_an_empty_modal_that_says_so(
     assert "fill the fields in yourself" in text_of(view)
     for field in ("merchant", "line0_net", "line0_tax"):
         assert initial(view, field) is None
+
+
+def test_only_what_the_person_has_not_typed_is_filled_in_late() -> None:
+    read = {"merchant": "Esso", "issue_date": "2025-08-22", "currency": "EUR", "lines": [{"net": "1.00", "tax": "0"}]}
+
+    def typed(**values: Any) -> dict[str, Any]:
+        return {block_id: {action_id: element} for block_id, (action_id, element) in values.items()}
+
+    untouched = typed(
+        issue_date=("value", {"type": "datepicker", "selected_date": "2026-12-03"}),  # today: the modal's default
+        currency=("expense_currency", {"type": "static_select", "selected_option": {"value": "GBP"}}),  # the base
+    )
+    assert not_yet_typed(read, untouched, today="2026-12-03", base_currency="GBP") == read
+    theirs = typed(
+        merchant=("value", {"type": "plain_text_input", "value": "Mine"}),
+        issue_date=("value", {"type": "datepicker", "selected_date": "2026-11-30"}),
+        currency=("expense_currency", {"type": "static_select", "selected_option": {"value": "USD"}}),
+        line0_net=("value", {"type": "plain_text_input", "value": "5"}),
+    )
+    assert not_yet_typed(read, theirs, today="2026-12-03", base_currency="GBP") == {"lines": [{"tax": "0"}]}
