@@ -60,14 +60,14 @@ async def receipt_new_expense(
     await ack()
     user, channel, file_id = body["user"]["id"], body.get("channel", {}).get("id"), _value_of(action)
     services = services_of(context)
+    opened = None
     async with answering(_ephemeral(respond), "opening the expense modal"):
         claimed = await services.expenses.start(channel, user, (file_id,))
         draft = await services.receipts.draft_now(file_id, claimed)
-        opened = await client.views_open(
-            trigger_id=body["trigger_id"], view=modal(claimed, None, draft.prefill(), draft)
-        )
-    if draft.state != "reading" or not opened.get("ok"):
-        return
+        view = modal(claimed, None, draft.prefill(), draft)
+        opened = await client.views_open(trigger_id=body["trigger_id"], view=view)
+    if opened is None or draft.state != "reading":
+        return  # refused (said to the person), or read already
     # The trigger is spent: the reading under way (run off the event loop) is waited for, then put in.
     read = await services.receipts.draft_when_read(file_id, claimed, draft.file_name)
     await fill_in(opened["view"], read, client, context, user)
