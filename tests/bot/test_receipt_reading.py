@@ -9,8 +9,10 @@ behind a gate a test may hold shut to make a reading as slow as it likes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -130,14 +132,29 @@ def assert_filled_with_the_fuel_receipt(view: dict[str, Any], *, merchant: bool 
         assert initial(view, "merchant").casefold() == "esso express"
 
 
+async def stored(database_url: str, file_id: str) -> None:
+    """Wait until the bot has kept the reading of a file (read straight from its SQLite file)."""
+    path = database_url.removeprefix("sqlite:///")
+
+    def kept() -> bool:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return db.execute("SELECT 1 FROM receipt_readings WHERE file_id = ?", (file_id,)).fetchone() is not None
+
+    async with asyncio.timeout(20):
+        while True:
+            if await asyncio.to_thread(kept):
+                return
+            await asyncio.sleep(0.05)
+
+
 async def test_a_shared_png_is_read_at_once_and_its_modal_opens_filled_with_what_was_read(
-    reading_bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient, gate: Gate
+    reading_bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient, gate: Gate, bot_database: str
 ) -> None:
     await company_with_xero(reading_bot, fake_slack, client)
     await share(reading_bot, fake_slack, "F0FUELPNG", "receipt.png", FUEL_PNG, "1700000999.000100")
     # Read as soon as it was shared, before anyone clicked (and without holding up the event's ack).
     assert await asyncio.to_thread(gate.read.wait, 30)
-    await asyncio.sleep(0.3)  # stored in the database just after the reader returns
+    await stored(bot_database, "F0FUELPNG")
     view = await new_expense_from(reading_bot, fake_slack, "F0FUELPNG")
     assert_filled_with_the_fuel_receipt(view)
     assert "Read from *receipt.png* — check before submitting." in text_of(view)
@@ -192,12 +209,13 @@ async def submit_the_fuel_receipt(
 
 
 async def test_a_receipt_already_submitted_is_flagged_by_its_bytes_and_by_its_merchant_date_and_total(
-    reading_bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient, gate: Gate
+    reading_bot: RunningBot, fake_slack: FakeSlack, client: SandboxClient, gate: Gate, bot_database: str
 ) -> None:
     connection, refs = await company_with_xero(reading_bot, fake_slack, client)
     await share(reading_bot, fake_slack, "F0FIRST", "receipt.png", FUEL_PNG, "1700000999.000300")
     first = await new_expense_from(reading_bot, fake_slack, "F0FIRST")
     await submit_the_fuel_receipt(reading_bot, fake_slack, refs, client, connection, first)
+    await stored(bot_database, "F0FIRST")
 
     # The same bytes shared again: said in its thread and in its modal, naming the expense; it may still be used.
     await share(reading_bot, fake_slack, "F0AGAIN", "receipt.png", FUEL_PNG, "1700000999.000400")
