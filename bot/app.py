@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ from bot.services.leases import LookLeases
 from bot.services.membership import Membership
 from bot.services.operations import Operations
 from bot.services.pacing import LookPace
+from bot.services.readings import Reader, ReceiptReader
 from bot.services.receipts import ReceiptService
 from bot.services.reference import ReferenceData
 from bot.services.watching import ConnectionWatcher, LinkNews
@@ -52,6 +54,7 @@ from bot.slack_http import SlackEndpoint
 from bot.sync2books_backend import Sync2BooksBackend
 from codat.client import CodatClient
 from handlers import register_all
+from receipt_reading import ReceiptReading, read_receipt
 from slack_ui.payloads import UNREADABLE
 from storage.db import Database, DatabaseUnavailableError
 from storage.repositories import Connections
@@ -87,6 +90,17 @@ SEND_EVERY_SECONDS = 1.0
 REFERENCE_REFRESH_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 SUBSCRIBE_RETRY_SECONDS = 60.0
+# Threads that read receipts (OCR is CPU-bound): few, so reading never starves the event loop's own thread.
+RECEIPT_READERS = 1
+
+
+def reader() -> Reader:
+    """How the bot reads a receipt: on this machine, in a worker thread (a test may put a slower one here)."""
+
+    def read(data: bytes, mimetype: str, filename: str, base_currency: str | None) -> ReceiptReading:
+        return read_receipt(data, mimetype, filename, base_currency=base_currency)
+
+    return read
 
 
 def build_backend(settings: Settings, sandbox: Sandbox | None) -> ExpenseSyncBackend:
@@ -210,6 +224,8 @@ class BotRuntime:
         self.reference = ReferenceData(self.db, self.backend)
         messages = ExpenseMessages(self.db, notifier)
         files = SlackFiles(self.slack, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        self.readers = ThreadPoolExecutor(max_workers=RECEIPT_READERS, thread_name_prefix="receipt-reader")
+        self.reader = ReceiptReader(self.db, files, reader(), self.readers, work)
         self.services = Services(
             access=access,
             companies=companies,
@@ -218,7 +234,14 @@ class BotRuntime:
             membership=Membership(self.db, directory, work),
             deliveries=DuplicateGuard(self.db),
             expenses=ExpenseService(self.db, self.backend, companies, self.reference, access, work),
-            receipts=ReceiptService(self.db, self.backend, files, access, work),
+            receipts=ReceiptService(
+                self.db,
+                self.backend,
+                files,
+                access,
+                work,
+                self.reader,
+            ),
             reference=self.reference,
         )
         self.outbox = ExpenseOutbox(self.db, self.backend, messages, work)
@@ -345,6 +368,8 @@ class BotRuntime:
 
     async def stop(self) -> None:
         await self.jobs.stop()
+        await self.reader.settle()
+        self.readers.shutdown(wait=False, cancel_futures=True)
         await self.leases.release()
         await self.reference.settle()
         await self.batches.settle()

@@ -193,6 +193,23 @@ class ReceiptOffer(Message):
         return self.thread_ts
 
 
+class ReceiptDuplicate(Message):
+    """In a shared file's thread: it may be a second copy of an expense already submitted (which one, by whom)."""
+
+    KIND = "receipt_duplicate"
+    file_name: str
+    thread_ts: str | None = None
+    expense_id: str
+    merchant: str | None = None
+    total: str
+    issue_date: str | None = None
+    user_id: str
+    same_bytes: bool
+
+    def thread(self) -> str | None:
+        return self.thread_ts
+
+
 class ReceiptNote(Message):
     """Our sentence about a file (its name, perhaps a service's error in it)."""
 
@@ -230,6 +247,7 @@ KINDS: dict[str, type[Message]] = {
         ExpenseOutcome,
         OutcomeSummary,
         ReceiptOffer,
+        ReceiptDuplicate,
         ReceiptRefused,
         ReceiptFailed,
     )

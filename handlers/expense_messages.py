@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.refusals import Refusal, Unreadable
 from handlers.context import services_of
-from handlers.expense_modal import modal, open_modal
+from handlers.expense_modal import fill_in, modal
 from handlers.replies import Reply, answering, guarded
 from slack_ui import ids
 from slack_ui.expense_state import selected, view_values
@@ -56,10 +56,21 @@ async def receipt_new_expense(
     respond: AsyncRespond,
     context: dict[str, Any],
 ) -> None:
+    """The modal opens at once with what was read (from the database); a file still being read fills it later."""
     await ack()
-    user, channel = body["user"]["id"], body.get("channel", {}).get("id")
-    reply = _ephemeral(respond)
-    await open_modal(services_of(context), client, body["trigger_id"], channel, user, reply, (_value_of(action),))
+    user, channel, file_id = body["user"]["id"], body.get("channel", {}).get("id"), _value_of(action)
+    services = services_of(context)
+    opened = None
+    async with answering(_ephemeral(respond), "opening the expense modal"):
+        claimed = await services.expenses.start(channel, user, (file_id,))
+        draft = await services.receipts.draft_now(file_id, claimed)
+        view = modal(claimed, None, draft.prefill(), draft)
+        opened = await client.views_open(trigger_id=body["trigger_id"], view=view)
+    if opened is None or draft.state != "reading":
+        return  # refused (said to the person), or read already
+    # The trigger is spent: the reading under way (run off the event loop) is waited for, then put in.
+    read = await services.receipts.draft_when_read(file_id, claimed, draft.file_name)
+    await fill_in(opened["view"], read, client, context, user)
 
 
 @guarded

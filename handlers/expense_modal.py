@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import Services
 from bot.services.expense_form import ExpenseInput, FormErrors
 from bot.services.expenses import ExpenseContext
+from bot.services.readings import ReceiptDraft
 from bot.services.refusals import Refusal
 from handlers.context import expense_modals_of, services_of
 from handlers.replies import Reply, answering, guarded
@@ -27,6 +28,7 @@ from slack_ui.expense_state import (
     context_to_metadata,
     first_field,
     form_from_state,
+    not_yet_typed,
     placed_errors,
     uploaded_files,
     view_values,
@@ -45,10 +47,17 @@ def register(app: AsyncApp) -> None:
 
 
 def modal(
-    context: ExpenseContext, currency: str | None = None, prefill: dict[str, Any] | None = None
+    context: ExpenseContext,
+    currency: str | None = None,
+    prefill: dict[str, Any] | None = None,
+    receipt: ReceiptDraft | None = None,
 ) -> dict[str, Any]:
     return expense_modal(
-        context_to_metadata(context), today=date.today().isoformat(), currency=currency, prefill=prefill
+        context_to_metadata(context),
+        today=date.today().isoformat(),
+        currency=currency,
+        prefill=prefill,
+        receipt=dataclasses.asdict(receipt) if receipt is not None else None,
     )
 
 
@@ -148,6 +157,46 @@ async def redraw(body: dict[str, Any], client: AsyncWebClient, context: dict[str
                 base = newer
                 continue
             newest.drew(str(view["id"]), answer["view"])
+            return
+
+
+async def fill_in(
+    opened: dict[str, Any], draft: ReceiptDraft, client: AsyncWebClient, context: dict[str, Any], user: str
+) -> None:
+    """A modal opened before its receipt was read, filled in now that it is: only the fields still empty.
+
+    The newest version this process drew (a click meanwhile: Add line, another currency) is the one updated;
+    what its state shows typed stays, and the fields Slack holds typed keep their text (same block ids).
+    A modal closed or submitted meanwhile is left alone.
+    """
+    services, newest = services_of(context), expense_modals_of(context)
+    view_id = str(opened["id"])
+    base: dict[str, Any] = newest.get(view_id) or opened
+    today = date.today().isoformat()
+    async with answering(dm_reply(client, user), "filling in the expense modal"):
+        for _ in range(REDRAW_ATTEMPTS):
+            values = view_values(base)
+            trusted = await services.expenses.trusted(context_from_metadata(base.get("private_metadata")), user)
+            connection = trusted.connection
+            if connection is None:
+                return  # the person is choosing the accounting software first: nothing to fill in yet
+            prefill = not_yet_typed(draft.prefill(), values, today=today, base_currency=connection.base_currency)
+            chosen = chosen_currency(values)
+            currency = chosen if chosen not in (None, connection.base_currency) else None
+            try:
+                answer = await client.views_update(
+                    view_id=view_id, hash=base.get("hash"), view=modal(trusted, currency, prefill, draft)
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                newer = newest.get(view_id)
+                if error == "hash_conflict" and newer is not None and newer is not base:
+                    base = newer
+                    continue
+                if error in ("hash_conflict", "not_found", "view_not_found"):
+                    return  # submitted, closed, or changed where this process did not see: theirs stands
+                raise
+            newest.drew(view_id, answer["view"])
             return
 
 

@@ -10,6 +10,7 @@ from bot.services.expenses import MAX_LINES
 from slack_ui import ids
 from slack_ui.ids import line_field
 from slack_ui.kit import Block, View, context, external_select, input_block, option, plain
+from slack_ui.receipts import receipt_notes
 from slack_ui.text import MAX_OPTIONS, NAME, OPTION_TEXT, VIEW_BLOCKS, escape, shorten
 
 MAX_MODAL_LINES = MAX_LINES
@@ -56,15 +57,23 @@ TYPE_LABELS = {
 
 
 def expense_modal(
-    context: dict[str, Any], *, today: str, currency: str | None = None, prefill: dict[str, Any] | None = None
+    context: dict[str, Any],
+    *,
+    today: str,
+    currency: str | None = None,
+    prefill: dict[str, Any] | None = None,
+    receipt: dict[str, Any] | None = None,
 ) -> View:
     """The expense modal. ``context`` travels in private_metadata; block ids stay stable across updates,
     so Slack keeps what was typed when a line is added or the currency changes. ``prefill`` (Fix and
-    retry) puts a failed expense's values in as initial values."""
-    view = _expense_modal(context, today=today, currency=currency or (prefill or {}).get("currency"))
+    retry, or what was read from a receipt) puts values in as initial values; ``receipt`` (file_name, state,
+    problem, duplicate) says above the fields what was read from which file."""
+    lead = receipt_notes(receipt) if receipt is not None else []
+    view = _expense_modal(context, today=today, currency=currency or (prefill or {}).get("currency"), lead=lead)
     if prefill:
         _prefill(view["blocks"], prefill)
-        view["title"] = plain("Fix and retry")
+        if receipt is None:
+            view["title"] = plain("Fix and retry")
     return view
 
 
@@ -111,10 +120,12 @@ def _put_initial(element: dict[str, Any], value: Any) -> None:
         element["initial_options"] = element["options"][:1]
 
 
-def _expense_modal(meta: dict[str, Any], *, today: str, currency: str | None = None) -> View:
+def _expense_modal(
+    meta: dict[str, Any], *, today: str, currency: str | None = None, lead: list[Block] | None = None
+) -> View:
     connections = meta["connections"]
     chosen = next((c for c in connections if c["id"] == meta.get("connection_id")), None)
-    blocks: list[Block] = _connection_choice(connections, chosen)
+    blocks: list[Block] = [*(lead or []), *_connection_choice(connections, chosen)]
     if chosen is None:
         blocks.append(
             context(
@@ -123,7 +134,9 @@ def _expense_modal(meta: dict[str, Any], *, today: str, currency: str | None = N
             )
         )
         return _modal(blocks, meta, submit="Next")
-    blocks += _head_fields(meta, chosen["base_currency"], currency or chosen["base_currency"], today)
+    base = str(chosen["base_currency"])
+    # Only a currency the menu offers can be its initial option (a receipt may print any code).
+    blocks += _head_fields(meta, base, currency if currency and currency in (base, *COMMON_CURRENCIES) else base, today)
     lines = meta.get("lines", 1)
     after: list[Block] = []
     if lines < MAX_MODAL_LINES:

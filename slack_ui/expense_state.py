@@ -211,3 +211,21 @@ def first_field(view: dict[str, Any]) -> str:
     """Where a refusal of the whole modal is shown: its first input (Slack shows errors only there)."""
     inputs = _inputs(view)
     return inputs[0] if inputs else _FIRST_FIELD
+
+
+def not_yet_typed(prefill: dict[str, Any], values: dict[str, Any], *, today: str, base_currency: str) -> dict[str, Any]:
+    """Of what was read from a receipt, what may still go into a modal whose state is ``values``: a field the
+    person has typed or chosen (a date other than today, a currency other than the base) keeps theirs."""
+    typed = {
+        "merchant": bool(text_value(values, ids.MERCHANT)),
+        "issue_date": _date(values) not in (None, today),
+        "currency": chosen_currency(values) not in (None, base_currency),
+    }
+    kept = {key: value for key, value in prefill.items() if key != "lines" and not typed.get(key, False)}
+    line = dict((prefill.get("lines") or [{}])[0])
+    for name in (ids.NET, ids.TAX):
+        if text_value(values, line_field(0, name)):
+            line.pop(name, None)
+    if line:
+        kept["lines"] = [line]
+    return kept

@@ -38,6 +38,7 @@ _register(m.ExpenseMessage, expense_messages.expense_message)
 _register(m.ExpenseOutcome, expense_messages.expense_outcome)
 _register(m.OutcomeSummary, expense_messages.outcome_summary)
 _register(m.ReceiptOffer, receipts.receipt_offer)
+_register(m.ReceiptDuplicate, receipts.receipt_duplicate)
 _register(m.ReceiptRefused, receipts.receipt_note)
 _register(m.ReceiptFailed, receipts.receipt_note)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot import messages as m
 from slack_ui import ids
-from slack_ui.kit import Block, Message, View, input_block, mrkdwn, option, plain
-from slack_ui.text import MAX_OPTIONS, NAME, SECTION_TEXT, escape
+from slack_ui.kit import Block, Message, View, context, input_block, mrkdwn, option, plain
+from slack_ui.text import MAX_OPTIONS, NAME, SECTION_TEXT, escape, mention
 
 
 def receipt_offer(message: m.ReceiptOffer) -> Message:
@@ -70,3 +70,39 @@ def attach_modal(file_id: str, expenses: Sequence[dict[str, Any]]) -> View:
     if choices:
         view["submit"] = plain("Attach")
     return view
+
+
+def _duplicate_words(duplicate: dict[str, Any]) -> str:
+    """ "the same file as *Green Taxi* — CHF 45.20 — 2026-11-20, submitted by @ada": the expense it may repeat."""
+    what = "the same file as" if duplicate.get("same_bytes") else "the same merchant, date and total as"
+    merchant = escape(duplicate.get("merchant") or "an expense", NAME)
+    parts = [f"*{merchant}*", escape(duplicate["total"], NAME)]
+    if duplicate.get("issue_date"):
+        parts.append(escape(duplicate["issue_date"], NAME))
+    named = " — ".join(parts)
+    return f"{what} {named}, submitted by {mention(duplicate['user_id'])}"
+
+
+def receipt_duplicate(note: m.ReceiptDuplicate) -> Message:
+    """In a shared file's thread: the file may be a second copy of an expense already submitted."""
+    said = _duplicate_words(note.model_dump())
+    text = f":warning: *{escape(note.file_name, NAME)}* may be a duplicate: it has {said}."
+    return text, [mrkdwn(text)]
+
+
+def receipt_notes(receipt: dict[str, Any]) -> list[Block]:
+    """What the expense modal opened from a receipt says above its fields: what was read, and a possible duplicate.
+
+    ``receipt``: file_name, state ("read", "reading" or "unreadable"), problem, and duplicate (or None)."""
+    name = escape(receipt["file_name"], NAME)
+    if receipt["state"] == "read":
+        said = f":receipt: Read from *{name}* — check before submitting."
+    elif receipt["state"] == "reading":
+        said = f":hourglass_flowing_sand: Reading *{name}*… the fields are filled in when it is read."
+    else:
+        problem = escape(receipt.get("problem") or "it has no text to read", SECTION_TEXT // 2)
+        said = f":receipt: I could not read *{name}* ({problem}): fill the fields in yourself."
+    blocks = [context(said)]
+    if receipt.get("duplicate"):
+        blocks.append(mrkdwn(f":warning: This may be a duplicate: it has {_duplicate_words(receipt['duplicate'])}."))
+    return blocks

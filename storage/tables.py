@@ -253,3 +253,21 @@ class WatchLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     holder: str = Field(max_length=64)
     lease_until: datetime = _when(nullable=False)
+
+
+class ReceiptReadingRecord(SQLModel, table=True):
+    """What the bot read from one shared file, kept so a click on its offer finds it ready, and so the same bytes
+    shared again are read only once. Amounts are decimals as text; a field not read is NULL."""
+
+    __tablename__ = "receipt_readings"
+
+    file_id: str = Field(primary_key=True, max_length=32)
+    sha256: str = Field(max_length=64, index=True)
+    file_name: str = Field(max_length=300)
+    merchant: str | None = Field(default=None, max_length=100)
+    issue_date: str | None = Field(default=None, max_length=10)  # ISO date
+    total: str | None = Field(default=None, max_length=40)
+    tax: str | None = Field(default=None, max_length=40)
+    currency: str | None = Field(default=None, max_length=3)
+    problem: str | None = Field(default=None, max_length=300)
+    created_at: datetime = _when(nullable=False)

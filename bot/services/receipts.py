@@ -17,6 +17,8 @@ from bot.messages import ReceiptFailed, ReceiptOffer, ReceiptRefused, dump
 from bot.ports import Files, FileUnavailable, SlackFile
 from bot.services.access import AccessPolicy
 from bot.services.companies import is_direct_message
+from bot.services.expenses import ExpenseContext
+from bot.services.readings import ReceiptDraft, ReceiptReader
 from bot.services.refusals import Refusal
 from bot.services.work import WorkToSend
 from storage.db import Database
@@ -35,6 +37,11 @@ def receipt_problem(rules: ReceiptRules | None, file: SlackFile, expense_type: s
     return rules.problem(file.name, file.mimetype, file.size, expense_type)
 
 
+def _base(context: ExpenseContext) -> str:
+    connection = context.connection or (context.connections[0] if context.connections else None)
+    return connection.base_currency if connection else "USD"
+
+
 def _expense_type(expense: OutboxExpense) -> str | None:
     body = wire.loads(expense.body)
     kind = body.get("type") if isinstance(body, dict) else None
@@ -49,8 +56,10 @@ class ReceiptService:
         files: Files,
         access: AccessPolicy,
         work: WorkToSend,
+        reader: ReceiptReader,
     ) -> None:
         self._db = db
+        self._reader = reader
         self._access = access
         self._backend = backend
         self._files = files
@@ -67,10 +76,12 @@ class ReceiptService:
                 expense = await Expenses(session).with_message(channel_id, thread_ts)
         if linked is None and not is_direct_message(channel_id):
             return
+        base_currency = None
         if expense is not None:
             rules, expense_type = await self._rules_for(expense.connection_id), _expense_type(expense)
         else:
             rules, expense_type = await self._rules_for_company(linked.id if linked else None), None
+            base_currency = await self._base_currency_of(linked.id if linked else None)
         for file_id in file_ids:
             try:
                 file = await self._files.info(file_id)
@@ -90,6 +101,9 @@ class ReceiptService:
                 else:
                     offer = ReceiptOffer(file_id=file_id, file_name=file.name, thread_ts=reply_to)
                     await Announcements(session).owe(f"{offer.KIND}:{file_id}", channel_id, offer.KIND, dump(offer))
+            if problem is None and expense is None:
+                # Read at once, so that a click on the offer usually finds the fields ready.
+                self._reader.begin(file, base_currency, linked.id if linked else None, (channel_id, reply_to))
         self._work.announcements_owed()
         self._work.receipts_waiting()
 
@@ -106,6 +120,29 @@ class ReceiptService:
         async with self._db.session() as session:
             connected = await Connections(session).connected_of(company_id)
         return self._backend.receipt_rules(connected[0].integration_key) if len(connected) == 1 else None
+
+    async def _base_currency_of(self, company_id: str | None) -> str | None:
+        if company_id is None:
+            return None
+        async with self._db.session() as session:
+            connected = await Connections(session).connected_of(company_id)
+        return connected[0].base_currency if len(connected) == 1 else None
+
+    async def draft_now(self, file_id: str, context: ExpenseContext) -> ReceiptDraft:
+        """What the modal opened from a shared file shows at once, from local data only: the stored reading, or
+        "being read" (the caller then waits for ``draft_when_read``)."""
+        async with self._db.session() as session:
+            offer = await Announcements(session).get(f"receipt_offer:{file_id}")
+        name = offer.payload.get("file_name") if offer is not None and isinstance(offer.payload, dict) else None
+        stored = await self._reader.stored(file_id)
+        return await self._reader.draft(stored, str(name or "the receipt"), context.company_id, _base(context))
+
+    async def draft_when_read(self, file_id: str, context: ExpenseContext, file_name: str) -> ReceiptDraft:
+        """The same, once the file is read (waiting for a reading under way); unreadable if it cannot be had."""
+        found = await self._reader.finished(file_id, _base(context))
+        if found is None:  # Slack would not hand the file over, or reading it did not end in time
+            return ReceiptDraft(file_name=file_name, state="unreadable", problem="it could not be read just now")
+        return await self._reader.draft(found, file_name, context.company_id, _base(context))
 
     async def attach(self, expense_id: str, file_id: str, user_id: str) -> OutboxExpense:
         """Attach a Slack file to one of the person's own expenses (an admin: to any); twice changes nothing."""

@@ -11,6 +11,7 @@ from storage.repositories._sql import Backlog, is_postgres
 from storage.repositories.announcements import Announcements, ClaimLost
 from storage.repositories.companies import AuthLinks, Companies, Connections
 from storage.repositories.expenses import FINISHED, BatchMove, Expenses, StoreConflict
+from storage.repositories.readings import ReceiptReadings
 from storage.repositories.receipts import Receipts
 from storage.repositories.reference import ReferenceCache
 from storage.repositories.watching import Leases, SeenDeliveries, WatchCursors
@@ -27,6 +28,7 @@ __all__ = [
     "Connections",
     "Expenses",
     "Leases",
+    "ReceiptReadings",
     "Receipts",
     "ReferenceCache",
     "SeenDeliveries",

@@ -365,6 +365,20 @@ MESSAGE_BUILDERS: dict[str, tuple[Callable[..., tuple[str, list[dict[str, Any]]]
         receipts.receipt_note,
         st.fixed_dictionaries({"text": TEXTS}).map(m.ReceiptRefused.model_validate),
     ),
+    "receipt_duplicate": (
+        receipts.receipt_duplicate,
+        st.fixed_dictionaries(
+            {
+                "file_name": TEXTS,
+                "expense_id": IDS,
+                "merchant": st.none() | TEXTS,
+                "total": TEXTS,
+                "issue_date": st.none() | TEXTS,
+                "user_id": IDS,
+                "same_bytes": st.booleans(),
+            }
+        ).map(m.ReceiptDuplicate.model_validate),
+    ),
     "expense_outcome": (
         expense_messages.expense_outcome,
         outcomes.map(lambda o: o.model_copy(update={"accounting_id": o.merchant})),
@@ -466,9 +480,12 @@ def test_expense_modal_any_input(
         bank_account=["bank-1", bank],
     )
     prefill = {"merchant": merchant, "lines": prefill_lines, "contact": ("sup-1", merchant), "notes": merchant}
+    duplicate = {"merchant": merchant, "total": merchant, "issue_date": merchant, "user_id": "U1", "same_bytes": True}
+    receipt = {"file_name": merchant, "state": "unreadable", "problem": merchant, "duplicate": duplicate}
     for built in (
         expense_modal.expense_modal(context, today="2026-12-02", currency=currency),
         expense_modal.expense_modal(context, today="2026-12-02", prefill=prefill),
+        expense_modal.expense_modal(context, today="2026-12-02", prefill=prefill, receipt=receipt),
     ):
         assert block_kit.view_errors(built) == []
 

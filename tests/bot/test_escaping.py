@@ -54,6 +54,14 @@ def _connection(**changes: Any) -> ServiceConnection:
     return ServiceConnection(**{**values, **changes})
 
 
+DUPLICATE = {
+    "expense_id": "e",
+    "merchant": HOSTILE,
+    "total": HOSTILE,
+    "issue_date": HOSTILE,
+    "user_id": "UADMIN",
+    "same_bytes": False,
+}
 BUILDERS: dict[str, Callable[[], Any]] = {
     "company_registered": lambda: announcements.company_registered(
         m.CompanyRegistered(user_id="UADMIN", company_name=HOSTILE, company_id="id")
@@ -104,6 +112,13 @@ BUILDERS: dict[str, Callable[[], Any]] = {
     ),
     "receipt_offer": lambda: receipts.receipt_offer(m.ReceiptOffer(file_name=HOSTILE, file_id="F1")),
     "receipt_note": lambda: receipts.receipt_note(m.ReceiptRefused(text=f"I can't attach *{HOSTILE}* as a receipt")),
+    "receipt_duplicate": lambda: receipts.receipt_duplicate(m.ReceiptDuplicate(file_name=HOSTILE, **DUPLICATE)),
+    "receipt_notes_in_the_modal": lambda: (
+        "notes",
+        receipts.receipt_notes(
+            {"file_name": HOSTILE, "state": "unreadable", "problem": HOSTILE, "duplicate": DUPLICATE}
+        ),
+    ),
     "expense_outcome": lambda: expense_messages.expense_outcome(
         m.ExpenseOutcome(
             merchant=HOSTILE, total="£1.00", status="FAILED", error_message=HOSTILE, expense_id="e", user_id="UADMIN"

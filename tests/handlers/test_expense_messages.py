@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock
 
+import pytest
+
 from bot.services.expenses import ConnectionChoice, ExpenseContext
 from bot.services.refusals import Refusal
-from handlers.expense_messages import attach_submitted, fix_and_retry, receipt_attach
+from handlers.expense_messages import attach_submitted, fix_and_retry, receipt_attach, receipt_new_expense
 from tests.handlers.support import Ack, body_of, context_with, mocked_client, mocked_services
 from tests.support import block_kit
 from tests.support.bot import ADMIN, CHANNEL
@@ -108,3 +111,23 @@ async def test_an_attach_modal_without_its_file_is_refused_at_the_field() -> Non
 
     assert ack.answer == {"response_action": "errors", "errors": {"expense": UNREADABLE}}
     services.receipts.attach.assert_not_awaited()
+
+
+async def test_a_receipt_offer_refused_at_the_click_is_said_to_the_clicker_and_nothing_waits_for_a_reading(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    services = mocked_services()
+    services.expenses.start = AsyncMock(side_effect=Refusal("*Acme* has no connected accounting software yet."))
+    services.receipts.draft_when_read = AsyncMock()
+    respond, client = AsyncMock(), mocked_client()
+    body = body_of(
+        block_actions(user_id=ADMIN, action_id="receipt_new_expense", value="F0X", channel_id=CHANNEL, message_ts="1.1")
+    )
+    await receipt_new_expense(
+        ack=Ack(), body=body, action=body["actions"][0], client=client, respond=respond, context=context_with(services)
+    )
+
+    client.views_open.assert_not_awaited()
+    services.receipts.draft_when_read.assert_not_awaited()
+    assert respond.await_args.kwargs["text"] == "*Acme* has no connected accounting software yet."
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a refusal, not a failure

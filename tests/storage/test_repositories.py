@@ -19,7 +19,7 @@ def company(company_id: str = "c1", name: str = "Acme Ltd") -> CompanyRecord:
 
 
 async def test_migrations_reach_head_and_running_them_again_changes_nothing(database: Database) -> None:
-    assert await database.current_revision() == head_revision() == "0005"
+    assert await database.current_revision() == head_revision() == "0006"
     await database.upgrade()
     assert await database.current_revision() == head_revision()
     async with database.session() as session:

@@ -532,6 +532,13 @@ class FakeSlack:
             found = self._views.get(view_id)
             return copy.deepcopy(found) if found else None
 
+    def type_in(self, view_id: str, values: Json) -> None:
+        """A person typing into an open modal: Slack holds it in the view's state (no request reaches the app,
+        and the view's hash stays), and sends it with the next click or the submission."""
+        with self._lock:
+            view = self._views[view_id]
+            view["state"] = {"values": {**view["state"].get("values", {}), **copy.deepcopy(values)}}
+
     def views(self) -> list[Json]:
         """Every modal opened or pushed, as last updated, in the order they were opened."""
         with self._lock:
