@@ -1,4 +1,4 @@
-"""The layering of DEVELOPERS.md is held on every run, and a planted violation breaks the contract it names.
+"""The layering of the README's Layout is held on every run, and a planted violation breaks the contract it names.
 
 The contracts are import-linter's, in pyproject.toml. The planted violations run on a copy of the code, so the
 check reads exactly what a careless change would add.
