@@ -4,7 +4,7 @@ place (a line added, the currency or the connection changed), and submitted."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,7 @@ from bot.services.expense_form import ExpenseInput, FormErrors
 from bot.services.expenses import ExpenseContext
 from bot.services.readings import ReceiptDraft
 from bot.services.refusals import Refusal
-from handlers.context import expense_modals_of, services_of
+from handlers.context import NewestViews, expense_modals_of, services_of
 from handlers.replies import Reply, answering, guarded
 from slack_ui import ids
 from slack_ui.expense_modal import MAX_MODAL_LINES, expense_modal
@@ -141,23 +141,13 @@ async def redraw(body: dict[str, Any], client: AsyncWebClient, context: dict[str
     services, newest = services_of(context), expense_modals_of(context)
     values = view_values(view)
     user = body["user"]["id"]
-    base: dict[str, Any] = view
+
+    async def drawn(base: dict[str, Any]) -> dict[str, Any]:
+        claimed = change(context_from_metadata(base.get("private_metadata")), values)
+        return modal(await services.expenses.trusted(claimed, user), chosen_currency(values))
+
     async with answering(dm_reply(client, user), "redrawing the expense modal"):
-        for _ in range(REDRAW_ATTEMPTS):
-            claimed = change(context_from_metadata(base.get("private_metadata")), values)
-            trusted = await services.expenses.trusted(claimed, user)
-            try:
-                answer = await client.views_update(
-                    view_id=view["id"], hash=base.get("hash"), view=modal(trusted, chosen_currency(values))
-                )
-            except SlackApiError as exc:
-                newer = newest.get(str(view["id"]))
-                if exc.response.get("error") != "hash_conflict" or newer is None or newer is base:
-                    raise
-                base = newer
-                continue
-            newest.drew(str(view["id"]), answer["view"])
-            return
+        await _update_newest(client, newest, str(view["id"]), view, drawn)
 
 
 async def fill_in(
@@ -170,34 +160,53 @@ async def fill_in(
     A modal closed or submitted meanwhile is left alone.
     """
     services, newest = services_of(context), expense_modals_of(context)
-    view_id = str(opened["id"])
-    base: dict[str, Any] = newest.get(view_id) or opened
     today = date.today().isoformat()
+
+    async def drawn(base: dict[str, Any]) -> dict[str, Any] | None:
+        values = view_values(base)
+        trusted = await services.expenses.trusted(context_from_metadata(base.get("private_metadata")), user)
+        connection = trusted.connection
+        if connection is None:
+            return None  # the person is choosing the accounting software first: nothing to fill in yet
+        prefill = not_yet_typed(draft.prefill(), values, today=today, base_currency=connection.base_currency)
+        chosen = chosen_currency(values)
+        currency = chosen if chosen not in (None, connection.base_currency) else None
+        return modal(trusted, currency, prefill, draft)
+
+    view_id = str(opened["id"])
     async with answering(dm_reply(client, user), "filling in the expense modal"):
-        for _ in range(REDRAW_ATTEMPTS):
-            values = view_values(base)
-            trusted = await services.expenses.trusted(context_from_metadata(base.get("private_metadata")), user)
-            connection = trusted.connection
-            if connection is None:
-                return  # the person is choosing the accounting software first: nothing to fill in yet
-            prefill = not_yet_typed(draft.prefill(), values, today=today, base_currency=connection.base_currency)
-            chosen = chosen_currency(values)
-            currency = chosen if chosen not in (None, connection.base_currency) else None
-            try:
-                answer = await client.views_update(
-                    view_id=view_id, hash=base.get("hash"), view=modal(trusted, currency, prefill, draft)
-                )
-            except SlackApiError as exc:
-                error = exc.response.get("error")
-                newer = newest.get(view_id)
-                if error == "hash_conflict" and newer is not None and newer is not base:
-                    base = newer
-                    continue
-                if error in ("hash_conflict", "not_found", "view_not_found"):
-                    return  # submitted, closed, or changed where this process did not see: theirs stands
-                raise
-            newest.drew(view_id, answer["view"])
+        # Submitted, closed, or changed where this process did not see: theirs stands.
+        await _update_newest(client, newest, view_id, newest.get(view_id) or opened, drawn, gone_is_fine=True)
+
+
+async def _update_newest(
+    client: AsyncWebClient,
+    newest: NewestViews,
+    view_id: str,
+    base: dict[str, Any],
+    drawn: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
+    *,
+    gone_is_fine: bool = False,
+) -> None:
+    """views.update of an open modal drawn from ``base``; a hash_conflict is made again on the newest version
+    this process drew (a click meanwhile), so no change is lost. ``drawn`` answering None leaves it alone."""
+    for _ in range(REDRAW_ATTEMPTS):
+        view = await drawn(base)
+        if view is None:
             return
+        try:
+            answer = await client.views_update(view_id=view_id, hash=base.get("hash"), view=view)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            newer = newest.get(view_id)
+            if error == "hash_conflict" and newer is not None and newer is not base:
+                base = newer
+                continue
+            if gone_is_fine and error in ("hash_conflict", "not_found", "view_not_found"):
+                return
+            raise
+        newest.drew(view_id, answer["view"])
+        return
 
 
 @guarded
