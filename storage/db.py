@@ -131,6 +131,10 @@ class Database:
         try:
             await asyncio.wait_for(queue.acquire(), QUEUE_WAIT_SECONDS)
         except TimeoutError:
+            waited_too_long = True
+        else:
+            waited_too_long = False
+        if waited_too_long:
             yield  # SQLite's own busy timeout decides, as it did before the queue
             return
         token = _holding_queue.set(True)
